@@ -1,0 +1,89 @@
+// The kernel seam: the only functions layers and optimizers call to touch numbers.
+//
+// Every matrix is row-major and dense. Sizes are run-time arguments here, but every call site passes
+// compile-time constants, so an implementation may choose tile sizes per shape. The definitions, for
+// T = float and T = double, live in src/kernels/ (Google Highway, runtime dispatch over the CPU's SIMD
+// targets); reference.hpp holds the plain scalar definitions every SIMD kernel is tested against.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace typenet::kernels {
+
+// The activation fused into a dense layer's forward pass; its derivative is fused into the backward pass
+// of the next layer, written through the activation's output a: sigmoid a(1-a), relu [a > 0].
+enum class Activation : std::uint8_t { identity, sigmoid, relu };
+
+// out[rows x cols] = act(in[rows x inner] * weights[inner x cols] + bias[cols])
+template <class T>
+void dense_forward(const T* in, const T* weights, const T* bias, T* out, std::size_t rows, std::size_t inner,
+                   std::size_t cols, Activation act);
+
+// d_in[rows x inner] = (d_out[rows x cols] * weights^T) (.) act'(in), where `in` is the output of the
+// activation `in_act` that fed this layer (Activation::identity: no factor).
+template <class T>
+void dense_backward_input(const T* d_out, const T* weights, const T* in, T* d_in, std::size_t rows,
+                          std::size_t inner, std::size_t cols, Activation in_act);
+
+// d_weights[inner x cols] = in^T * d_out; d_bias[cols] = column sums of d_out.
+template <class T>
+void dense_backward_params(const T* in, const T* d_out, T* d_weights, T* d_bias, std::size_t rows,
+                           std::size_t inner, std::size_t cols);
+
+// Plain SGD fused into the gradient pass, so dW never goes to memory:
+// weights -= lr * in^T * d_out; bias -= lr * column sums of d_out.
+template <class T>
+void dense_backward_params_sgd(const T* in, const T* d_out, T* weights, T* bias, T learning_rate,
+                               std::size_t rows, std::size_t inner, std::size_t cols);
+
+// out = act(in), elementwise: for an activation layer that does not follow a Dense layer.
+template <class T>
+void activation_forward(const T* in, T* out, std::size_t count, Activation act);
+
+// d_in = d_out (.) act'(out).
+template <class T>
+void activation_backward(const T* out, const T* d_out, T* d_in, std::size_t count, Activation act);
+
+// Row-wise softmax with the row maximum subtracted: exact over the whole range of T.
+template <class T>
+void softmax(const T* logits, T* probs, std::size_t rows, std::size_t cols);
+
+// probs = softmax(logits); d_logits = (probs - onehot(labels)) / rows; returns the mean cross-entropy.
+// d_logits may be null (loss only). Every label must be < cols (the caller checks).
+template <class T>
+T softmax_cross_entropy(const T* logits, const std::uint32_t* labels, T* probs, T* d_logits, std::size_t rows,
+                        std::size_t cols);
+
+// The same with target rows (one-hot, or any distribution): d_logits = (probs - targets) / rows.
+template <class T>
+T softmax_cross_entropy(const T* logits, const T* targets, T* probs, T* d_logits, std::size_t rows,
+                        std::size_t cols);
+
+// L = 1/2 * sum((y - t)^2) / rows; d_y = (y - t) / rows (d_y may be null).
+template <class T>
+T mean_squared_error(const T* y, const T* targets, T* d_y, std::size_t rows, std::size_t cols);
+
+// sum(x^2): gradient norms and clipping.
+template <class T>
+T sum_of_squares(const T* x, std::size_t count);
+
+// x *= factor.
+template <class T>
+void scale(T* x, T factor, std::size_t count);
+
+// params -= lr * grads.
+template <class T>
+void sgd_update(T* params, const T* grads, T learning_rate, std::size_t count);
+
+// velocity = momentum * velocity - lr * grads; params += velocity.
+template <class T>
+void momentum_update(T* params, const T* grads, T* velocity, T learning_rate, T momentum, std::size_t count);
+
+// Adam (Kingma & Ba, as in PyTorch): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+// params -= lr * (m / correction1) / (sqrt(v / correction2) + epsilon), correction_i = 1 - b_i^step.
+template <class T>
+void adam_update(T* params, const T* grads, T* first_moment, T* second_moment, T learning_rate, T beta1,
+                 T beta2, T epsilon, T correction1, T correction2, std::size_t count);
+
+}  // namespace typenet::kernels

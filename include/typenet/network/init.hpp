@@ -1,0 +1,41 @@
+// Weight initialisers. Biases start at zero (seed 000 §4.3.4).
+//   HeNormal:     W ~ N(0, 2 / fan_in)              (He et al. 2015; seed 000; suits ReLU and sigmoid nets alike)
+//   XavierNormal: W ~ N(0, 2 / (fan_in + fan_out))  (Glorot & Bengio 2010)
+// The layers are filled in order, so the same seed gives the same weights, bit for bit.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "typenet/core/random.hpp"
+
+namespace typenet {
+
+struct HeNormal {
+  std::uint64_t seed = 0;
+  static double variance(std::size_t fan_in, std::size_t /*fan_out*/) { return 2.0 / double(fan_in); }
+};
+
+struct XavierNormal {
+  std::uint64_t seed = 0;
+  static double variance(std::size_t fan_in, std::size_t fan_out) { return 2.0 / double(fan_in + fan_out); }
+};
+
+template <class Init>
+concept Initializer = requires(Init init) {
+  { init.seed } -> std::convertible_to<std::uint64_t>;
+  { Init::variance(std::size_t{1}, std::size_t{1}) } -> std::convertible_to<double>;
+};
+
+namespace detail {
+
+template <class Init, class T>
+void fill_weights(const Init& init, NormalSource& source, T* weights, std::size_t fan_in, std::size_t fan_out) {
+  const double deviation = std::sqrt(Init::variance(fan_in, fan_out));
+  for (std::size_t i = 0; i < fan_in * fan_out; ++i) weights[i] = T(deviation * source.standard_normal());
+  (void)init;
+}
+
+}  // namespace detail
+}  // namespace typenet

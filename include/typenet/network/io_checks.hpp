@@ -1,0 +1,74 @@
+// Compile-time checks of what a user passes to a network: input width, label and target shapes. Like the
+// layer checks, each is one named function with a tagged trait, so the error names both numbers.
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+namespace typenet {
+
+template <std::size_t Width>
+struct network_input_width {};
+template <std::size_t Width>
+struct network_output_width {};
+template <std::size_t Width>
+struct given_width {};
+template <std::size_t Rows>
+struct input_batch {};
+template <std::size_t Rows>
+struct label_batch {};
+template <std::size_t Rows>
+struct output_rows {};
+
+template <class NetworkInputWidth, class GivenWidth>
+struct input_fits_network {
+  static constexpr bool value = false;
+};
+template <std::size_t W>
+struct input_fits_network<network_input_width<W>, given_width<W>> {
+  static constexpr bool value = true;
+};
+
+template <class NetworkOutputWidth, class GivenWidth>
+struct targets_fit_network {
+  static constexpr bool value = false;
+};
+template <std::size_t W>
+struct targets_fit_network<network_output_width<W>, given_width<W>> {
+  static constexpr bool value = true;
+};
+
+template <class InputBatch, class LabelBatch>
+struct labels_match_batch {
+  static constexpr bool value = false;
+};
+template <std::size_t B>
+struct labels_match_batch<input_batch<B>, label_batch<B>> {
+  static constexpr bool value = true;
+};
+
+namespace detail {
+
+template <class NetworkInputWidth, class GivenWidth>
+constexpr bool check_input_width() {
+  static_assert(input_fits_network<NetworkInputWidth, GivenWidth>::value,
+                "typenet: the input matrix's width differs from the network's input width");
+  return true;
+}
+
+template <class NetworkOutputWidth, class GivenWidth>
+constexpr bool check_target_width() {
+  static_assert(targets_fit_network<NetworkOutputWidth, GivenWidth>::value,
+                "typenet: the target matrix's width differs from the network's output width");
+  return true;
+}
+
+template <class InputBatch, class LabelBatch>
+constexpr bool check_label_batch() {
+  static_assert(labels_match_batch<InputBatch, LabelBatch>::value,
+                "typenet: the labels (or targets) are for another batch size than the input");
+  return true;
+}
+
+}  // namespace detail
+}  // namespace typenet

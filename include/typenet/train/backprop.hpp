@@ -1,0 +1,140 @@
+// Backprop<Net>: the forward and backward passes of one batch, over work matrices carved from one arena.
+//
+// Per stage k (a Dense layer and its activation) it keeps the output a_k (B x Out_k) and the gradient
+// g_k = dL/dz_k at the stage's pre-activation (B x Out_k). The reverse walk is seed 000 §4.3.2:
+//   g_last          = loss gradient (.) act'(a_last)          (softmax-CE: (p - t) / B)
+//   g_{k-1}         = (g_k . W_k^T) (.) act'_{k-1}(a_{k-1})   (one fused kernel)
+//   dW_k, db_k      = a_{k-1}^T . g_k, column sums of g_k     (or fused into the SGD update)
+// Every view is typed with its batch and width, so each product below is shape-checked by the compiler.
+#pragma once
+
+#include <array>
+#include <boost/hana/for_each.hpp>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "typenet/core/arena.hpp"
+#include "typenet/core/matrix.hpp"
+#include "typenet/kernels/kernels.hpp"
+#include "typenet/network/network.hpp"
+
+namespace typenet::detail {
+
+template <class Net>
+class Backprop {
+ public:
+  using T = typename Net::scalar_type;
+  static constexpr std::size_t stage_count = Net::stage_count;
+
+  // Where each work matrix of a batch of B rows starts in the arena.
+  template <std::size_t B>
+  struct Layout {
+    static constexpr std::array<std::size_t, 2 * stage_count + 2> offsets = [] {
+      std::array<std::size_t, 2 * stage_count + 2> o{};
+      // [0, stage_count): outputs a_k; [stage_count, 2 stage_count): gradients g_k; then probabilities.
+      for (std::size_t i = 0; i < 2 * stage_count + 1; ++i) {
+        const std::size_t width = i == 2 * stage_count ? Net::output_width : Net::widths[i % stage_count + 1];
+        o[i + 1] = o[i] + Arena<T>::round_up(B * width);
+      }
+      return o;
+    }();
+    static constexpr std::size_t total = offsets.back();
+  };
+
+  void reserve_rows(std::size_t rows) { arena_.reserve(rows_to_elements(rows)); }
+
+  template <std::size_t B, std::size_t K>
+  MatrixView<T, B, Net::template stage<K>::output_width> output() {
+    return MatrixView<T, B, Net::template stage<K>::output_width>(arena_.data() + Layout<B>::offsets[K]);
+  }
+  template <std::size_t B, std::size_t K>
+  MatrixView<T, B, Net::template stage<K>::output_width> gradient() {
+    return MatrixView<T, B, Net::template stage<K>::output_width>(arena_.data() +
+                                                                   Layout<B>::offsets[stage_count + K]);
+  }
+  template <std::size_t B>
+  MatrixView<T, B, Net::output_width> probabilities() {
+    return MatrixView<T, B, Net::output_width>(arena_.data() + Layout<B>::offsets[2 * stage_count]);
+  }
+
+  // Forward, loss and backward for one batch. `targets` is Labels<B> or a B x Out matrix.
+  // parameter_sink(k, input_of_stage_k, g_k) runs in the reverse walk right after g_{k-1} was computed from
+  // W_k, so it may update W_k in place (fused SGD) or store the gradient. Returns the batch loss.
+  template <std::size_t B, class Targets, class ParameterSink>
+  T run(Net& net, MatrixView<const T, B, Net::input_width> x, const Targets& targets, ParameterSink&& sink) {
+    reserve_rows(B);  // a no-op once the arena fits B rows
+    net.forward(x, [&](auto k) { return output<B, decltype(k)::value>(); });
+    const T loss = loss_and_gradient<B>(targets);
+    boost::hana::for_each(Net::reverse_stage_indices, [&](auto k) {
+      constexpr std::size_t K = decltype(k)::value;
+      using S = typename Net::template stage<K>;
+      MatrixView<const T, B, S::output_width> g = gradient<B, K>();
+      gradient_norms_[K] = std::sqrt(kernels::sum_of_squares(g.data(), g.size()));
+      if constexpr (K == 0) {
+        sink(k, x, g);
+      } else {
+        using Previous = typename Net::template stage<K - 1>;
+        MatrixView<const T, B, S::input_width> in = output<B, K - 1>();
+        S::layer::backward_input(net.template layer<K>(), g, in, gradient<B, K - 1>(), Previous::activation);
+        sink(k, in, g);
+      }
+    });
+    return loss;
+  }
+
+  // ||dL/dz|| of each Dense layer in the last batch (seed 000 §4.3.6).
+  const std::array<T, stage_count>& gradient_norms() const { return gradient_norms_; }
+
+ private:
+  static std::size_t rows_to_elements(std::size_t rows) {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < 2 * stage_count + 1; ++i) {
+      const std::size_t width = i == 2 * stage_count ? Net::output_width : Net::widths[i % stage_count + 1];
+      total += Arena<T>::round_up(rows * width);
+    }
+    return total;
+  }
+
+  template <std::size_t B>
+  static void check_labels(const Labels<B>& labels) {
+    for (std::size_t r = 0; r < B; ++r)
+      if (labels[r] >= Net::output_width)
+        throw std::out_of_range("typenet: label " + std::to_string(labels[r]) + " in row " + std::to_string(r) +
+                                " is not a class index below " + std::to_string(Net::output_width));
+  }
+
+  template <std::size_t B, class Targets>
+  T loss_and_gradient(const Targets& targets) {
+    constexpr std::size_t last = stage_count - 1;
+    constexpr std::size_t width = Net::output_width;
+    MatrixView<T, B, width> a = output<B, last>();
+    MatrixView<T, B, width> g = gradient<B, last>();
+    T loss;
+    if constexpr (std::is_same_v<typename Net::loss_type, SoftmaxCrossEntropy>) {
+      if constexpr (std::is_same_v<Targets, Labels<B>>) {
+        check_labels<B>(targets);
+        loss = kernels::softmax_cross_entropy(a.data(), targets.data(), probabilities<B>().data(), g.data(), B,
+                                              width);
+      } else {
+        loss = kernels::softmax_cross_entropy(a.data(), targets.data(), probabilities<B>().data(), g.data(), B,
+                                              width);
+      }
+    } else {
+      static_assert(!std::is_same_v<Targets, Labels<B>>,
+                    "typenet: MeanSquaredError takes target rows (a Matrix), not class labels");
+      loss = kernels::mean_squared_error(a.data(), targets.data(), g.data(), B, width);
+    }
+    // The loss saw the activation's output: take its derivative into g as well.
+    constexpr auto act = Net::template stage<last>::activation;
+    if constexpr (act != kernels::Activation::identity) kernels::activation_backward(a.data(), g.data(), g.data(), g.size(), act);
+    return loss;
+  }
+
+  Arena<T> arena_;
+  std::array<T, stage_count> gradient_norms_{};
+};
+
+}  // namespace typenet::detail

@@ -1,0 +1,106 @@
+// Trainer<Net, Optimizer>: one call, step(x, y), runs the forward pass, the loss, the backward pass and the
+// optimizer update for a batch whose size is a compile-time constant of that call, and returns the loss.
+//
+//   Net net{typenet::HeNormal{.seed = 42}};
+//   typenet::Trainer trainer(net, typenet::Adam{.learning_rate = 1e-3});
+//   float loss = trainer.step(images, labels);  // Matrix<float, 64, 784>, Labels<64>
+//
+// A step allocates nothing: its work matrices come from an arena sized when the trainer is built (for
+// TrainerOptions::reserve_rows rows) and grown only if a step uses a larger batch than any before.
+#pragma once
+
+#include <boost/hana/at.hpp>
+#include <cmath>
+#include <cstddef>
+#include <type_traits>
+
+#include "typenet/network/io_checks.hpp"
+#include "typenet/network/network.hpp"
+#include "typenet/train/backprop.hpp"
+#include "typenet/train/optimizers.hpp"
+
+namespace typenet {
+
+struct TrainerOptions {
+  // Clip the gradient by its global L2 norm (over every parameter) when it exceeds this; 0 turns clipping off.
+  double clip_norm = 0;
+  // Rows of work matrices to allocate up front.
+  std::size_t reserve_rows = 256;
+};
+
+template <class Net, class Optimizer>
+class Trainer {
+ public:
+  using T = typename Net::scalar_type;
+  using Parameters = typename Net::Parameters;
+
+  Trainer(Net& net, Optimizer optimizer, TrainerOptions options = {})
+      : net_(net), optimizer_(optimizer), options_(options), state_(net) {
+    backprop_.reserve_rows(options.reserve_rows);
+  }
+
+  // A step on class labels (SoftmaxCrossEntropy).
+  template <std::size_t B, std::size_t Width, std::size_t LabelRows>
+  T step(const Matrix<T, B, Width>& x, const Labels<LabelRows>& labels) {
+    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
+    detail::check_label_batch<input_batch<B>, label_batch<LabelRows>>();
+    return run<B>(x.view(), labels);
+  }
+
+  // A step on target rows: one-hot or soft labels (SoftmaxCrossEntropy), regression targets (MeanSquaredError).
+  template <std::size_t B, std::size_t Width, std::size_t TargetRows, std::size_t TargetWidth>
+  T step(const Matrix<T, B, Width>& x, const Matrix<T, TargetRows, TargetWidth>& targets) {
+    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
+    detail::check_label_batch<input_batch<B>, label_batch<TargetRows>>();
+    detail::check_target_width<network_output_width<Net::output_width>, given_width<TargetWidth>>();
+    return run<B>(x.view(), targets);
+  }
+
+  // ||dL/dz|| per Dense layer in the last step (seed 000 §4.3.6: the gradient flow chart).
+  const auto& gradient_norms() const { return backprop_.gradient_norms(); }
+  // The parameter gradients of the last step; not written when plain SGD is fused into the backward pass.
+  const Parameters& gradients() const { return gradients_; }
+
+  Optimizer& optimizer() { return optimizer_; }
+  Net& network() { return net_; }
+
+ private:
+  // Plain SGD without clipping needs no stored gradient: the update is fused into the dW pass.
+  static constexpr bool fuses_sgd = std::is_same_v<Optimizer, SGD>;
+
+  template <std::size_t B, class Targets>
+  T run(MatrixView<const T, B, Net::input_width> x, const Targets& targets) {
+    if (fuses_sgd && options_.clip_norm <= 0) {
+      const T lr = T(optimizer_.learning_rate);
+      return backprop_.run(net_, x, targets, [&](auto k, auto in, auto g) {
+        using Layer = typename Net::template stage<decltype(k)::value>::layer;
+        Layer::backward_params_sgd(in, g, net_.template layer<decltype(k)::value>(), lr);
+      });
+    }
+    const T loss = backprop_.run(net_, x, targets, [&](auto k, auto in, auto g) {
+      using Layer = typename Net::template stage<decltype(k)::value>::layer;
+      Layer::backward_params(in, g, boost::hana::at(gradients_, k));
+    });
+    if (options_.clip_norm > 0) clip_gradients();
+    optimizer_.update(net_.parameters(), gradients_, state_);
+    return loss;
+  }
+
+  void clip_gradients() {
+    T squares = 0;
+    net_.visit_tensors(gradients_, [&](auto tensor) { squares += kernels::sum_of_squares(tensor.values.data(), tensor.values.size()); });
+    const T norm = std::sqrt(squares);
+    if (norm <= T(options_.clip_norm)) return;
+    const T factor = T(options_.clip_norm) / norm;
+    net_.visit_tensors(gradients_, [&](auto tensor) { kernels::scale(tensor.values.data(), factor, tensor.values.size()); });
+  }
+
+  Net& net_;
+  Optimizer optimizer_;
+  TrainerOptions options_;
+  typename Optimizer::template State<Net> state_;
+  Parameters gradients_;
+  detail::Backprop<Net> backprop_;
+};
+
+}  // namespace typenet

@@ -1,0 +1,18 @@
+// typenet: neural networks whose shapes are types. This header gives everything.
+#pragma once
+
+// The checks come first so that their errors show the shortest include chain.
+#include "typenet/network/io_checks.hpp"
+#include "typenet/network/shape_check.hpp"
+
+
+#include "typenet/core/matrix.hpp"
+#include "typenet/graph/nodes.hpp"
+#include "typenet/introspect/dimension_flow.hpp"
+#include "typenet/introspect/gradient_check.hpp"
+#include "typenet/layers/activations.hpp"
+#include "typenet/layers/dense.hpp"
+#include "typenet/layers/losses.hpp"
+#include "typenet/network/network.hpp"
+#include "typenet/train/optimizers.hpp"
+#include "typenet/train/trainer.hpp"

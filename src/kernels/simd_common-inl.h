@@ -1,0 +1,98 @@
+// Per-target helpers shared by the Highway kernels: tail loads and the activations.
+// Included once per target from inside a foreach_target.h translation unit (Highway's -inl.h pattern).
+#if defined(TYPENET_KERNELS_SIMD_COMMON_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TYPENET_KERNELS_SIMD_COMMON_INL_H_
+#undef TYPENET_KERNELS_SIMD_COMMON_INL_H_
+#else
+#define TYPENET_KERNELS_SIMD_COMMON_INL_H_
+#endif
+
+#include <cstddef>
+#include <cstring>
+
+#include <hwy/contrib/math/math-inl.h>
+#include <hwy/highway.h>
+
+#include "typenet/kernels/kernels.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace typenet::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Loads the first n (< Lanes) elements of p, zero elsewhere, without touching memory past p + n.
+// AVX2 and AVX-512 have fault-suppressing masked loads; Highway 1.0.3's MaskedLoad on SSE4/SSSE3 is a
+// full aligned load, so those targets (and the emulated ones) go through a small stack buffer.
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE hn::VFromD<D> LoadPartial(D d, const T* HWY_RESTRICT p, std::size_t n) {
+#if HWY_TARGET <= HWY_AVX2
+  return hn::MaskedLoad(hn::FirstN(d, n), d, p);
+#else
+  HWY_ALIGN T buffer[hn::MaxLanes(d)] = {};
+  std::memcpy(buffer, p, n * sizeof(T));
+  return hn::Load(d, buffer);
+#endif
+}
+
+// Stores the first n (< Lanes) lanes of v to p.
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE void StorePartial(D d, hn::VFromD<D> v, T* HWY_RESTRICT p, std::size_t n) {
+#if HWY_TARGET <= HWY_AVX2
+  hn::BlendedStore(v, hn::FirstN(d, n), d, p);
+#else
+  HWY_ALIGN T buffer[hn::MaxLanes(d)];
+  hn::Store(v, d, buffer);
+  std::memcpy(p, buffer, n * sizeof(T));
+#endif
+}
+
+// 1 / (1 + e^-z) with only e^-|z| evaluated (in (0, 1], so Exp stays inside its valid range for every z):
+// z >= 0 gives 1 / (1 + e), z < 0 gives e / (1 + e), both exact to the precision of T.
+template <class D, class V = hn::VFromD<D>>
+HWY_INLINE V Sigmoid(D d, V z) {
+  const V one = hn::Set(d, 1);
+  const V e = hn::Exp(d, hn::Neg(hn::Abs(z)));
+  const V numerator = hn::IfThenElse(hn::Ge(z, hn::Zero(d)), one, e);
+  return hn::Div(numerator, hn::Add(one, e));
+}
+
+template <class D, class V = hn::VFromD<D>>
+HWY_INLINE V Activate(D d, V z, Activation act) {
+  switch (act) {
+    case Activation::sigmoid:
+      return Sigmoid(d, z);
+    case Activation::relu:
+      return hn::IfThenElseZero(hn::Gt(z, hn::Zero(d)), z);  // as z > 0 ? z : 0 (NaN and -0 give 0)
+    case Activation::identity:
+      break;
+  }
+  return z;
+}
+
+// act'(.) written through the activation's output a.
+template <class D, class V = hn::VFromD<D>>
+HWY_INLINE V DerivativeFromOutput(D d, V a, Activation act) {
+  switch (act) {
+    case Activation::sigmoid:
+      return hn::Mul(a, hn::Sub(hn::Set(d, 1), a));
+    case Activation::relu:
+      return hn::IfThenElseZero(hn::Gt(a, hn::Zero(d)), hn::Set(d, 1));
+    case Activation::identity:
+      break;
+  }
+  return hn::Set(d, 1);
+}
+
+// Horizontal sum / max as a scalar (Highway 1.0.3 returns them broadcast).
+template <class D, class V = hn::VFromD<D>>
+HWY_INLINE hn::TFromD<D> HorizontalSum(D d, V v) {
+  return hn::GetLane(hn::SumOfLanes(d, v));
+}
+template <class D, class V = hn::VFromD<D>>
+HWY_INLINE hn::TFromD<D> HorizontalMax(D d, V v) {
+  return hn::GetLane(hn::MaxOfLanes(d, v));
+}
+
+}  // namespace typenet::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard
