@@ -45,7 +45,8 @@ void activation_forward(const T* in, T* out, std::size_t count, Activation act);
 template <class T>
 void activation_backward(const T* out, const T* d_out, T* d_in, std::size_t count, Activation act);
 
-// Row-wise softmax with the row maximum subtracted: exact over the whole range of T.
+// Row-wise softmax with the row maximum subtracted: exact over the whole range of T. In place allowed
+// (probs == logits): inference normalises the last layer's output where it stands.
 template <class T>
 void softmax(const T* logits, T* probs, std::size_t rows, std::size_t cols);
 

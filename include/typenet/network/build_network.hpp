@@ -52,7 +52,7 @@ struct StagePlan {
 
   // The last loss written, or SoftmaxCrossEntropy for a network that failed the loss check.
   using losses = decltype(std::tuple_cat(std::conditional_t<is_loss_v<Layers>, std::tuple<Layers>, std::tuple<>>{}...));
-  using loss = std::tuple_element_t<std::tuple_size_v<losses> - 1,
+  using loss = std::tuple_element_t<std::tuple_size_v<losses>,
                                     decltype(std::tuple_cat(std::tuple<SoftmaxCrossEntropy>{}, losses{}))>;
 
   template <class T, std::size_t... K>
@@ -71,7 +71,8 @@ constexpr auto build_network(std::index_sequence<I...>) {
   (check_layer_widths<layer_index<I>, Layers>() && ...);
   (check_layer_input<layer_index<I>, Layers, previous_layer_outputs<Flow::received[I]>>() && ...);
   check_loss_count<loss_count<Flow::losses>>();
-  (check_loss_position<layer_index<I>, Layers, layer_count<sizeof...(Layers)>>() && ...);
+  if constexpr (Flow::losses == 1)  // with two losses, one of them is necessarily not last: say it once
+    (check_loss_position<layer_index<I>, Layers, layer_count<sizeof...(Layers)>>() && ...);
   using Plan = StagePlan<Layers...>;
   return std::type_identity<decltype(Plan::template network<T>(std::make_index_sequence<Plan::stage_count>{}))>{};
 }

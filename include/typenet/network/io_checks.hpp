@@ -47,7 +47,19 @@ struct labels_match_batch<input_batch<B>, label_batch<B>> {
   static constexpr bool value = true;
 };
 
+template <class Loss>
+struct loss_accepts_class_labels {
+  static constexpr bool value = Loss::outputs_probabilities;
+};
+
 namespace detail {
+
+template <class Loss>
+constexpr bool check_loss_accepts_labels() {
+  static_assert(loss_accepts_class_labels<Loss>::value,
+                "typenet: class labels need SoftmaxCrossEntropy; MeanSquaredError takes a target matrix");
+  return true;
+}
 
 template <class NetworkInputWidth, class GivenWidth>
 constexpr bool check_input_width() {

@@ -147,12 +147,7 @@ class NetworkImpl {
   template <std::size_t Rows, std::size_t Width>
   void predict(MatrixView<const T, Rows, Width> x, MatrixView<T, Rows, output_width> out) {
     check_input_width<network_input_width<input_width>, given_width<Width>>();
-    const std::size_t rows = x.row_count();
-    for (std::size_t first = 0; first < rows; first += inference_chunk_rows) {
-      const std::size_t count = std::min(inference_chunk_rows, rows - first);
-      predict_chunk(MatrixView<const T, dynamic_rows, input_width>(x.data() + first * input_width, count),
-                    MatrixView<T, dynamic_rows, output_width>(out.data() + first * output_width, count));
-    }
+    if constexpr (Width == input_width) predict_rows(x, out);
   }
   template <std::size_t Rows, std::size_t Width>
   void predict(const Matrix<T, Rows, Width>& x, Matrix<T, Rows, output_width>& out) {
@@ -169,18 +164,10 @@ class NetworkImpl {
   template <std::size_t Rows, std::size_t Width>
   std::vector<std::uint32_t> classify(MatrixView<const T, Rows, Width> x) {
     check_input_width<network_input_width<input_width>, given_width<Width>>();
-    std::vector<std::uint32_t> classes(x.row_count());
-    std::vector<T> chunk_out(inference_chunk_rows * output_width);
-    for (std::size_t first = 0; first < x.row_count(); first += inference_chunk_rows) {
-      const std::size_t count = std::min(inference_chunk_rows, x.row_count() - first);
-      MatrixView<T, dynamic_rows, output_width> out(chunk_out.data(), count);
-      predict_chunk(MatrixView<const T, dynamic_rows, input_width>(x.data() + first * input_width, count), out);
-      for (std::size_t r = 0; r < count; ++r) {
-        const T* row = out.data() + r * output_width;
-        classes[first + r] = std::uint32_t(std::max_element(row, row + output_width) - row);
-      }
-    }
-    return classes;
+    if constexpr (Width == input_width)
+      return classify_rows(x);
+    else
+      return {};
   }
   template <std::size_t Rows, std::size_t Width>
   std::vector<std::uint32_t> classify(const Matrix<T, Rows, Width>& x) {
@@ -194,6 +181,32 @@ class NetworkImpl {
     for (std::size_t width : widths) w = std::max(w, width);
     return w;
   }();
+
+  template <std::size_t Rows>
+  std::vector<std::uint32_t> classify_rows(MatrixView<const T, Rows, input_width> x) {
+    std::vector<std::uint32_t> classes(x.row_count());
+    std::vector<T> chunk_out(inference_chunk_rows * output_width);
+    for (std::size_t first = 0; first < x.row_count(); first += inference_chunk_rows) {
+      const std::size_t count = std::min(inference_chunk_rows, x.row_count() - first);
+      MatrixView<T, dynamic_rows, output_width> out(chunk_out.data(), count);
+      predict_chunk(MatrixView<const T, dynamic_rows, input_width>(x.data() + first * input_width, count), out);
+      for (std::size_t r = 0; r < count; ++r) {
+        const T* row = out.data() + r * output_width;
+        classes[first + r] = std::uint32_t(std::max_element(row, row + output_width) - row);
+      }
+    }
+    return classes;
+  }
+
+  template <std::size_t Rows>
+  void predict_rows(MatrixView<const T, Rows, input_width> x, MatrixView<T, Rows, output_width> out) {
+    const std::size_t rows = x.row_count();
+    for (std::size_t first = 0; first < rows; first += inference_chunk_rows) {
+      const std::size_t count = std::min(inference_chunk_rows, rows - first);
+      predict_chunk(MatrixView<const T, dynamic_rows, input_width>(x.data() + first * input_width, count),
+                    MatrixView<T, dynamic_rows, output_width>(out.data() + first * output_width, count));
+    }
+  }
 
   // Runs at most inference_chunk_rows rows, ping-ponging between two halves of the inference arena.
   void predict_chunk(MatrixView<const T, dynamic_rows, input_width> x, MatrixView<T, dynamic_rows, output_width> out) {

@@ -40,7 +40,7 @@ struct layer_input_fits {
 template <std::size_t I, std::size_t In, std::size_t Out, std::size_t Width>
 struct layer_input_fits<layer_index<I>, Dense<In, Out>, previous_layer_outputs<Width>>
     {
-  static constexpr bool value = In == Width;
+  static constexpr bool value = In == Width || In == 0;  // width 0 has its own check
 };
 
 template <class LayerIndex, class Layer>

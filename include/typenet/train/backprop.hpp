@@ -123,8 +123,6 @@ class Backprop {
                                               width);
       }
     } else {
-      static_assert(!std::is_same_v<Targets, Labels<B>>,
-                    "typenet: MeanSquaredError takes target rows (a Matrix), not class labels");
       loss = kernels::mean_squared_error(a.data(), targets.data(), g.data(), B, width);
     }
     // The loss saw the activation's output: take its derivative into g as well.

@@ -44,7 +44,12 @@ class Trainer {
   T step(const Matrix<T, B, Width>& x, const Labels<LabelRows>& labels) {
     detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
     detail::check_label_batch<input_batch<B>, label_batch<LabelRows>>();
-    return run<B>(x.view(), labels);
+    detail::check_loss_accepts_labels<typename Net::loss_type>();
+    // After a failed check, stop here: the one error above is the whole message.
+    if constexpr (Width == Net::input_width && LabelRows == B && Net::loss_type::outputs_probabilities)
+      return run<B>(x.view(), labels);
+    else
+      return T(0);
   }
 
   // A step on target rows: one-hot or soft labels (SoftmaxCrossEntropy), regression targets (MeanSquaredError).
@@ -53,7 +58,10 @@ class Trainer {
     detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
     detail::check_label_batch<input_batch<B>, label_batch<TargetRows>>();
     detail::check_target_width<network_output_width<Net::output_width>, given_width<TargetWidth>>();
-    return run<B>(x.view(), targets);
+    if constexpr (Width == Net::input_width && TargetRows == B && TargetWidth == Net::output_width)
+      return run<B>(x.view(), targets);
+    else
+      return T(0);
   }
 
   // ||dL/dz|| per Dense layer in the last step (seed 000 §4.3.6: the gradient flow chart).

@@ -1,0 +1,12 @@
+// EXPECT: loss_count<2>
+// EXPECT: a network ends with exactly one loss
+#include <typenet/typenet.hpp>
+
+using namespace typenet;
+#ifdef TYPENET_EXPECT_SUCCESS
+using Net = Network<Dense<784, 10>, SoftmaxCrossEntropy>;
+#else
+using Net = Network<Dense<784, 10>, SoftmaxCrossEntropy, MeanSquaredError>;
+#endif
+
+int main() { return Net::output_width == 10 ? 0 : 1; }
