@@ -48,7 +48,7 @@ struct StagePlan {
 
   template <std::size_t K>
   using stage = DenseStage<Flow::received[dense_positions[K]], Flow::declared_outputs[dense_positions[K]],
-                           activation_after<dense_positions[K]>()>;
+                           activation_after<dense_positions[K]>(), dense_positions[K]>;
 
   // The last loss written, or SoftmaxCrossEntropy for a network that failed the loss check.
   using losses = decltype(std::tuple_cat(std::conditional_t<is_loss_v<Layers>, std::tuple<Layers>, std::tuple<>>{}...));

@@ -31,10 +31,9 @@ concept Initializer = requires(Init init) {
 namespace detail {
 
 template <class Init, class T>
-void fill_weights(const Init& init, NormalSource& source, T* weights, std::size_t fan_in, std::size_t fan_out) {
+void fill_weights(NormalSource& source, T* weights, std::size_t fan_in, std::size_t fan_out) {
   const double deviation = std::sqrt(Init::variance(fan_in, fan_out));
   for (std::size_t i = 0; i < fan_in * fan_out; ++i) weights[i] = T(deviation * source.standard_normal());
-  (void)init;
 }
 
 }  // namespace detail

@@ -86,10 +86,9 @@ class NetworkImpl {
   void initialize(const Init& init) {
     NormalSource source(init.seed);
     boost::hana::for_each(parameters_, [&](auto& p) {
-      using P = std::remove_reference_t<decltype(p)>;
-      detail::fill_weights(init, source, p.weights.data(), decltype(p.weights)::rows, decltype(p.weights)::cols);
+      using W = std::remove_reference_t<decltype(p.weights)>;
+      detail::fill_weights<Init>(source, p.weights.data(), W::rows, W::cols);
       p.bias.fill(T(0));
-      (void)sizeof(P);
     });
   }
 

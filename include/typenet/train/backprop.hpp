@@ -20,6 +20,7 @@
 #include "typenet/core/matrix.hpp"
 #include "typenet/kernels/kernels.hpp"
 #include "typenet/network/network.hpp"
+#include "typenet/train/finite_check.hpp"
 
 namespace typenet::detail {
 
@@ -66,13 +67,16 @@ class Backprop {
   template <std::size_t B, class Targets, class ParameterSink>
   T run(Net& net, MatrixView<const T, B, Net::input_width> x, const Targets& targets, ParameterSink&& sink) {
     reserve_rows(B);  // a no-op once the arena fits B rows
+    ++step_;
     net.forward(x, [&](auto k) { return output<B, decltype(k)::value>(); });
     const T loss = loss_and_gradient<B>(targets);
+    if (check_finite_) require_finite_forward<B>(loss);
     boost::hana::for_each(Net::reverse_stage_indices, [&](auto k) {
       constexpr std::size_t K = decltype(k)::value;
       using S = typename Net::template stage<K>;
       MatrixView<const T, B, S::output_width> g = gradient<B, K>();
       gradient_norms_[K] = std::sqrt(kernels::sum_of_squares(g.data(), g.size()));
+      if (check_finite_) require_finite(g.data(), g.size(), S::output_width, step_, "dL/dz of " + S::describe());
       if constexpr (K == 0) {
         sink(k, x, g);
       } else {
@@ -85,6 +89,12 @@ class Backprop {
     return loss;
   }
 
+  // Opt-in: throw NonFiniteError at the first NaN or Inf in an output, the loss or a gradient.
+  void set_finite_check(bool on) { check_finite_ = on; }
+  bool checks_finite() const { return check_finite_; }
+  // Batches run so far (the step number in messages).
+  std::uint64_t step() const { return step_; }
+
   // ||dL/dz|| of each Dense layer in the last batch (seed 000 §4.3.6).
   const std::array<T, stage_count>& gradient_norms() const { return gradient_norms_; }
 
@@ -96,6 +106,16 @@ class Backprop {
       total += Arena<T>::round_up(rows * width);
     }
     return total;
+  }
+
+  template <std::size_t B>
+  void require_finite_forward(T loss) {
+    boost::hana::for_each(Net::stage_indices, [&](auto k) {
+      using S = typename Net::template stage<decltype(k)::value>;
+      const auto out = output<B, decltype(k)::value>();
+      require_finite(out.data(), out.size(), S::output_width, step_, "the output of " + S::describe());
+    });
+    require_finite(&loss, 1, 1, step_, "the loss");
   }
 
   template <std::size_t B>
@@ -133,6 +153,8 @@ class Backprop {
 
   Arena<T> arena_;
   std::array<T, stage_count> gradient_norms_{};
+  std::uint64_t step_ = 0;
+  bool check_finite_ = false;
 };
 
 }  // namespace typenet::detail

@@ -10,8 +10,10 @@
 #pragma once
 
 #include <boost/hana/at.hpp>
+#include <boost/hana/for_each.hpp>
 #include <cmath>
 #include <cstddef>
+#include <string>
 #include <type_traits>
 
 #include "typenet/network/io_checks.hpp"
@@ -26,6 +28,9 @@ struct TrainerOptions {
   double clip_norm = 0;
   // Rows of work matrices to allocate up front.
   std::size_t reserve_rows = 256;
+  // Stop with NonFiniteError at the first NaN or Inf in an output, the loss, a gradient or a parameter (costs
+  // one extra pass over each; off by default).
+  bool check_finite = false;
 };
 
 template <class Net, class Optimizer>
@@ -37,6 +42,7 @@ class Trainer {
   Trainer(Net& net, Optimizer optimizer, TrainerOptions options = {})
       : net_(net), optimizer_(optimizer), options_(options), state_(net) {
     backprop_.reserve_rows(options.reserve_rows);
+    backprop_.set_finite_check(options.check_finite);
   }
 
   // A step on class labels (SoftmaxCrossEntropy).
@@ -78,20 +84,35 @@ class Trainer {
 
   template <std::size_t B, class Targets>
   T run(MatrixView<const T, B, Net::input_width> x, const Targets& targets) {
+    T loss;
     if (fuses_sgd && options_.clip_norm <= 0) {
       const T lr = T(optimizer_.learning_rate);
-      return backprop_.run(net_, x, targets, [&](auto k, auto in, auto g) {
+      loss = backprop_.run(net_, x, targets, [&](auto k, auto in, auto g) {
         using Layer = typename Net::template stage<decltype(k)::value>::layer;
         Layer::backward_params_sgd(in, g, net_.template layer<decltype(k)::value>(), lr);
       });
+    } else {
+      loss = backprop_.run(net_, x, targets, [&](auto k, auto in, auto g) {
+        using Layer = typename Net::template stage<decltype(k)::value>::layer;
+        Layer::backward_params(in, g, boost::hana::at(gradients_, k));
+      });
+      if (options_.clip_norm > 0) clip_gradients();
+      optimizer_.update(net_.parameters(), gradients_, state_);
     }
-    const T loss = backprop_.run(net_, x, targets, [&](auto k, auto in, auto g) {
-      using Layer = typename Net::template stage<decltype(k)::value>::layer;
-      Layer::backward_params(in, g, boost::hana::at(gradients_, k));
-    });
-    if (options_.clip_norm > 0) clip_gradients();
-    optimizer_.update(net_.parameters(), gradients_, state_);
+    if (options_.check_finite) require_finite_parameters();
     return loss;
+  }
+
+  void require_finite_parameters() const {
+    boost::hana::for_each(Net::stage_indices, [&](auto k) {
+      using S = typename Net::template stage<decltype(k)::value>;
+      const auto& p = net_.template layer<decltype(k)::value>();
+      const auto step = backprop_.step();
+      detail::require_finite(p.weights.data(), p.weights.size, S::output_width, step,
+                             "the weights of " + S::describe() + " after the update");
+      detail::require_finite(p.bias.data(), p.bias.size, S::output_width, step,
+                             "the bias of " + S::describe() + " after the update");
+    });
   }
 
   void clip_gradients() {

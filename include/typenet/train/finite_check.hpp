@@ -1,0 +1,32 @@
+// The opt-in finite check (TrainerOptions::check_finite): a diverging run stops at the first NaN or Inf, with
+// an error naming the step, the layer and what held the value, instead of training on garbage.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace typenet {
+
+struct NonFiniteError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+
+template <class T>
+void require_finite(const T* values, std::size_t count, std::size_t cols, std::uint64_t step,
+                    const std::string& what) {
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!std::isfinite(values[i]))
+      throw NonFiniteError("typenet: " + std::string(std::isnan(values[i]) ? "NaN" : "Inf") + " in " + what +
+                           " at row " + std::to_string(i / cols) + ", column " + std::to_string(i % cols) +
+                           ", training step " + std::to_string(step) +
+                           " (a learning rate too large? TrainerOptions::clip_norm bounds each step)");
+  }
+}
+
+}  // namespace detail
+}  // namespace typenet
