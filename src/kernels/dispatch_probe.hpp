@@ -10,6 +10,8 @@ namespace typenet::kernels::detail {
 // The HWY_TARGET bit of the last dispatched kernel (relaxed: a diagnostic, not a synchronisation point).
 inline std::atomic<std::int64_t> last_dispatched_target{0};
 
-inline void note_target(std::int64_t target) { last_dispatched_target.store(target, std::memory_order_relaxed); }
+inline void note_target(std::int64_t target) {
+  last_dispatched_target.store(target, std::memory_order_relaxed);
+}
 
 }  // namespace typenet::kernels::detail

@@ -1,7 +1,8 @@
 // The three GEMM forms of a dense layer, with their epilogues fused into the register tiles:
 //   forward          Y  = act(X W + b)                  (M = rows,  N = cols,  K = inner)
 //   backward_input   dX = (dY W^T) (.) act'(X)          (M = rows,  N = inner, K = cols)
-//   backward_params  dW = X^T dY, db = colsum(dY)       (M = inner, N = cols,  K = rows), optionally fused SGD
+//   backward_params  dW = X^T dY, db = colsum(dY)       (M = inner, N = cols,  K = rows), optionally fused
+//   SGD
 // All three run on one broadcast-form (outer-product) micro-kernel, as in Eigen's GEBP: C rows in registers
 // as MR x NR vector accumulators; per k step NR vectors of B are loaded and each of the MR A elements is
 // broadcast once. Highway runtime dispatch happens once per kernel call.
@@ -37,9 +38,10 @@ constexpr size_t kRegisters = 16;
 // 32 registers: 6 x 4 = 24 accumulators + 4 B vectors + 1 broadcast = 29 live. 4 vectors are 64 floats, which
 // divide the 256- and 128-wide layers exactly; per k step 24 FMAs against 4 vector loads and 6 broadcasts,
 // so the (single 512-bit) FMA port of Zen 4 is the bound, not the two load ports.
-// 16 registers: 4 x 3 = 12 accumulators + 3 B + 1 broadcast = 16 (Eigen's AVX2 GEBP block has 12 too).
-constexpr size_t kMR = kRegisters == 32 ? 6 : 4;
-constexpr size_t kNR = kRegisters == 32 ? 4 : 3;
+// 16 registers: 6 x 2 = 12 accumulators + 2 B + 1 broadcast = 15 (Eigen's AVX2 GEBP block has 12 too); two
+// 8-float vectors divide 256, 128 and 784 exactly, where a 3-vector panel would leave a thin last panel.
+constexpr size_t kMR = kRegisters == 32 ? 6 : 6;
+constexpr size_t kNR = kRegisters == 32 ? 4 : 2;
 // C one vector wide (the 10-wide output layer): one B vector per k, so taller tiles; 12 (8) independent
 // accumulators cover the FMA latency (4 cycles) x throughput (2 per cycle for 256-bit) product.
 constexpr size_t kMRNarrow = kRegisters == 32 ? 12 : 8;
@@ -61,11 +63,15 @@ struct GemmOperands {
 };
 
 // One MR x NR-vector tile of C at (i0, c0). kPartial: the last vector holds only `tail` valid columns.
-template <size_t MR, size_t NR, bool kPartial, ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>
-HWY_NOINLINE void Tile(D d, const GemmOperands<T>& g, size_t i0, size_t c0, size_t tail, const Epilogue& epi) {
+template <size_t MR, size_t NR, bool kPartial, ALayout kLayout, class D, class Epilogue,
+          class T = hn::TFromD<D>>
+HWY_NOINLINE void Tile(D d, const GemmOperands<T>& g, size_t i0, size_t c0, size_t tail,
+                       const Epilogue& epi) {
   using V = hn::VFromD<D>;
   const size_t L = hn::Lanes(d);
-  auto width = [&](size_t j) { return (kPartial && j == NR - 1) ? tail : L; };
+  auto width = [&](size_t j) {
+    return (kPartial && j == NR - 1) ? tail : L;
+  };
 
   // Trip counts are template constants; 16 covers every MR and NR used here, so all loops fully unroll.
   V acc[MR][NR];
@@ -116,7 +122,8 @@ HWY_NOINLINE void Tile(D d, const GemmOperands<T>& g, size_t i0, size_t c0, size
 }
 
 // Runs the tile with mr (<= MR) rows: instantiates one tile per row count so every tile is fully unrolled.
-template <size_t MR, size_t NR, bool kPartial, ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>
+template <size_t MR, size_t NR, bool kPartial, ALayout kLayout, class D, class Epilogue,
+          class T = hn::TFromD<D>>
 HWY_INLINE void TileRows(D d, size_t mr, const GemmOperands<T>& g, size_t i0, size_t c0, size_t tail,
                          const Epilogue& epi) {
   if constexpr (MR > 1) {
@@ -127,28 +134,37 @@ HWY_INLINE void TileRows(D d, size_t mr, const GemmOperands<T>& g, size_t i0, si
 
 // One column panel (NR vectors from c0) over all M rows, in row tiles of MR; the panel of B (K x NR vectors)
 // is reused by every row tile, so it stays in L2 (784 x 64 floats = 200 KB at most) while A streams.
-template <size_t MR, size_t NR, bool kPartial, ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>
-HWY_INLINE void Panel(D d, const GemmOperands<T>& g, size_t c0, size_t tail, const Epilogue& epi) {
-  size_t i0 = 0;
-  for (; i0 + MR <= g.m; i0 += MR) Tile<MR, NR, kPartial, kLayout>(d, g, i0, c0, tail, epi);
+template <size_t MR, size_t NR, bool kPartial, ALayout kLayout, class D, class Epilogue,
+          class T = hn::TFromD<D>>
+HWY_INLINE void Panel(D d, const GemmOperands<T>& g, size_t c0, size_t tail, const Epilogue& epi,
+                      size_t i_begin, size_t i_end) {
+  size_t i0 = i_begin;
+  for (; i0 + MR <= i_end; i0 += MR) Tile<MR, NR, kPartial, kLayout>(d, g, i0, c0, tail, epi);
   if constexpr (MR > 1) {
-    if (i0 < g.m) TileRows<MR - 1, NR, kPartial, kLayout>(d, g.m - i0, g, i0, c0, tail, epi);
+    if (i0 < i_end) TileRows<MR - 1, NR, kPartial, kLayout>(d, i_end - i0, g, i0, c0, tail, epi);
   }
 }
 
 // Runs a panel nv (<= NR) vectors wide.
 template <size_t MR, size_t NR, ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>
 HWY_INLINE void PanelColumns(D d, size_t nv, const GemmOperands<T>& g, size_t c0, size_t tail,
-                             const Epilogue& epi) {
+                             const Epilogue& epi, size_t i_begin, size_t i_end) {
   if constexpr (NR > 1) {
-    if (nv < NR) return PanelColumns<MR, NR - 1, kLayout>(d, nv, g, c0, tail, epi);
+    if (nv < NR) return PanelColumns<MR, NR - 1, kLayout>(d, nv, g, c0, tail, epi, i_begin, i_end);
   }
   if (tail != 0) {
-    Panel<MR, NR, true, kLayout>(d, g, c0, tail, epi);
+    Panel<MR, NR, true, kLayout>(d, g, c0, tail, epi, i_begin, i_end);
   } else {
-    Panel<MR, NR, false, kLayout>(d, g, c0, tail, epi);
+    Panel<MR, NR, false, kLayout>(d, g, c0, tail, epi, i_begin, i_end);
   }
 }
+
+// B small enough to stay in L2 next to the streamed A and C (half of Zen 4's 1 MiB): then row blocks go
+// outermost, so C (the weights, for the gradient forms) is written once, sequentially, row block by row
+// block.
+constexpr size_t kBResidentBytes = 256 * 1024;
+// Rows per block in that order: 8 register tiles, so A's block (48 x K) stays in L1/L2 across all panels.
+constexpr size_t kRowBlockTiles = 8;
 
 // C[M x N] = epilogue(A B): picks the register block from the shape.
 template <ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>
@@ -157,18 +173,23 @@ HWY_INLINE void Gemm(D d, const GemmOperands<T>& g, const Epilogue& epi) {
   const size_t vectors = (g.n + L - 1) / L;
   const size_t tail = g.n % L;  // valid columns of the last vector, 0 if it is full
   if (g.m == 0 || vectors == 0) return;
-  if (vectors == 1) return PanelColumns<kMRNarrow, 1, kLayout>(d, 1, g, 0, tail, epi);
+  if (vectors == 1) return PanelColumns<kMRNarrow, 1, kLayout>(d, 1, g, 0, tail, epi, 0, g.m);
   const bool single_row = g.m == 1;
   const size_t nr = single_row ? kNRWide : kNR;
-  for (size_t v0 = 0; v0 < vectors; v0 += nr) {
-    const size_t nv = std::min(nr, vectors - v0);
-    const size_t panel_tail = v0 + nv == vectors ? tail : 0;
-    if (single_row) {
-      PanelColumns<1, kNRWide, kLayout>(d, nv, g, v0 * L, panel_tail, epi);
-    } else {
-      PanelColumns<kMR, kNR, kLayout>(d, nv, g, v0 * L, panel_tail, epi);
+  auto panels = [&](size_t i_begin, size_t i_end) {
+    for (size_t v0 = 0; v0 < vectors; v0 += nr) {
+      const size_t nv = std::min(nr, vectors - v0);
+      const size_t panel_tail = v0 + nv == vectors ? tail : 0;
+      if (single_row) {
+        PanelColumns<1, kNRWide, kLayout>(d, nv, g, v0 * L, panel_tail, epi, i_begin, i_end);
+      } else {
+        PanelColumns<kMR, kNR, kLayout>(d, nv, g, v0 * L, panel_tail, epi, i_begin, i_end);
+      }
     }
-  }
+  };
+  if (g.k * g.n * sizeof(T) > kBResidentBytes) return panels(0, g.m);  // B panel-wise in L2, A streams
+  for (size_t i0 = 0; i0 < g.m; i0 += kRowBlockTiles * kMR)
+    panels(i0, std::min(g.m, i0 + kRowBlockTiles * kMR));
 }
 
 template <class D, class V = hn::VFromD<D>, class T = hn::TFromD<D>>
@@ -215,7 +236,8 @@ struct BackwardInputEpilogue {  // d_in = acc (.) act'(in)
   template <class D, class V>
   HWY_INLINE void Store(D d, size_t i, size_t c, V acc, size_t width) const {
     const size_t at = i * ld + c;
-    if (act != Activation::identity) acc = hn::Mul(acc, DerivativeFromOutput(d, LoadWidth(d, in + at, width), act));
+    if (act != Activation::identity)
+      acc = hn::Mul(acc, DerivativeFromOutput(d, LoadWidth(d, in + at, width), act));
     StoreWidth(d, acc, d_in + at, width);
   }
 };
@@ -357,7 +379,7 @@ HWY_INLINE void DenseBackwardParamsSgd(const T* in, const T* d_out, T* weights, 
 }
 
 // Non-template entry points for HWY_EXPORT (Highway 1.0.3 cannot export templates).
-#define TYPENET_GEMM_ENTRY_POINTS(T, SUFFIX)                                                               \
+#define TYPENET_GEMM_ENTRY_POINTS(T, SUFFIX)                                                             \
   void DenseForward##SUFFIX(const T* in, const T* w, const T* b, T* out, size_t rows, size_t inner,      \
                             size_t cols, Activation act) {                                               \
     detail::note_target(HWY_TARGET);                                                                     \
@@ -398,26 +420,26 @@ HWY_EXPORT(DenseBackwardParamsF64);
 HWY_EXPORT(DenseBackwardParamsSgdF32);
 HWY_EXPORT(DenseBackwardParamsSgdF64);
 
-#define TYPENET_GEMM_SEAM(T, SUFFIX)                                                                     \
-  template <>                                                                                            \
+#define TYPENET_GEMM_SEAM(T, SUFFIX)                                                                      \
+  template <>                                                                                             \
   void dense_forward<T>(const T* in, const T* w, const T* b, T* out, std::size_t rows, std::size_t inner, \
-                        std::size_t cols, Activation act) {                                              \
-    HWY_DYNAMIC_DISPATCH(DenseForward##SUFFIX)(in, w, b, out, rows, inner, cols, act);                   \
-  }                                                                                                      \
-  template <>                                                                                            \
-  void dense_backward_input<T>(const T* d_out, const T* w, const T* in, T* d_in, std::size_t rows,      \
-                               std::size_t inner, std::size_t cols, Activation in_act) {                 \
-    HWY_DYNAMIC_DISPATCH(DenseBackwardInput##SUFFIX)(d_out, w, in, d_in, rows, inner, cols, in_act);     \
-  }                                                                                                      \
-  template <>                                                                                            \
-  void dense_backward_params<T>(const T* in, const T* d_out, T* dw, T* db, std::size_t rows,            \
-                                std::size_t inner, std::size_t cols) {                                   \
-    HWY_DYNAMIC_DISPATCH(DenseBackwardParams##SUFFIX)(in, d_out, dw, db, rows, inner, cols);             \
-  }                                                                                                      \
-  template <>                                                                                            \
-  void dense_backward_params_sgd<T>(const T* in, const T* d_out, T* w, T* b, T lr, std::size_t rows,    \
-                                    std::size_t inner, std::size_t cols) {                               \
-    HWY_DYNAMIC_DISPATCH(DenseBackwardParamsSgd##SUFFIX)(in, d_out, w, b, lr, rows, inner, cols);        \
+                        std::size_t cols, Activation act) {                                               \
+    HWY_DYNAMIC_DISPATCH(DenseForward##SUFFIX)(in, w, b, out, rows, inner, cols, act);                    \
+  }                                                                                                       \
+  template <>                                                                                             \
+  void dense_backward_input<T>(const T* d_out, const T* w, const T* in, T* d_in, std::size_t rows,        \
+                               std::size_t inner, std::size_t cols, Activation in_act) {                  \
+    HWY_DYNAMIC_DISPATCH(DenseBackwardInput##SUFFIX)(d_out, w, in, d_in, rows, inner, cols, in_act);      \
+  }                                                                                                       \
+  template <>                                                                                             \
+  void dense_backward_params<T>(const T* in, const T* d_out, T* dw, T* db, std::size_t rows,              \
+                                std::size_t inner, std::size_t cols) {                                    \
+    HWY_DYNAMIC_DISPATCH(DenseBackwardParams##SUFFIX)(in, d_out, dw, db, rows, inner, cols);              \
+  }                                                                                                       \
+  template <>                                                                                             \
+  void dense_backward_params_sgd<T>(const T* in, const T* d_out, T* w, T* b, T lr, std::size_t rows,      \
+                                    std::size_t inner, std::size_t cols) {                                \
+    HWY_DYNAMIC_DISPATCH(DenseBackwardParamsSgd##SUFFIX)(in, d_out, w, b, lr, rows, inner, cols);         \
   }
 
 TYPENET_GEMM_SEAM(float, F32)

@@ -1,0 +1,562 @@
+// typenet kernels vs Eigen 3.4 (fixed-size maps) and OpenBLAS (+ plain loops), one thread, float.
+// Names are <workload>/<shape>/<implementation>; bench/report.py turns the JSON output into ratio tables.
+//   W3: each GEMM of a batch-128 step; W4: sigmoid forward/backward 128x256, softmax-CE gradient 128x10;
+//   W1: whole training step at batch 1/32/128/256; W2: inference at batch 1/256.
+// Every row carries GFLOPs (GFLOP/s) and pct_peak (% of the one-core FMA peak measured by the probe).
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <hwy/aligned_allocator.h>
+#include <hwy/highway.h>
+
+#include "typenet/kernels/kernels.hpp"
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace {
+
+namespace k = typenet::kernels;
+namespace hn = hwy::HWY_NAMESPACE;
+using k::Activation;
+
+double g_peak_flops = 1;  // FLOP/s of one core, measured in main()
+
+// ------------------------------------------------------------------------------------------------ peak probe
+
+// 12 independent FMA chains (latency 4 x 2 FMA ports = 8 needed; 12 leaves slack), compiled for this
+// machine's static target: FLOP/s = 2 x lanes x 12 per iteration.
+HWY_NOINLINE float FmaProbe(std::size_t iterations) {
+  const hn::ScalableTag<float> d;
+  float start = 1.0f;
+  benchmark::DoNotOptimize(iterations);  // keeps the compiler from evaluating or hoisting the probe
+  benchmark::DoNotOptimize(start);
+  auto a0 = hn::Set(d, start), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0,
+       a9 = a0, a10 = a0, a11 = a0;
+  const auto m = hn::Set(d, 0.999999f), c = hn::Set(d, 1e-7f);
+  for (std::size_t i = 0; i < iterations; ++i) {
+    a0 = hn::MulAdd(a0, m, c), a1 = hn::MulAdd(a1, m, c), a2 = hn::MulAdd(a2, m, c),
+    a3 = hn::MulAdd(a3, m, c);
+    a4 = hn::MulAdd(a4, m, c), a5 = hn::MulAdd(a5, m, c), a6 = hn::MulAdd(a6, m, c),
+    a7 = hn::MulAdd(a7, m, c);
+    a8 = hn::MulAdd(a8, m, c), a9 = hn::MulAdd(a9, m, c), a10 = hn::MulAdd(a10, m, c);
+    a11 = hn::MulAdd(a11, m, c);
+  }
+  const auto s = hn::Add(
+      hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)),
+      hn::Add(hn::Add(hn::Add(a4, a5), hn::Add(a6, a7)), hn::Add(hn::Add(a8, a9), hn::Add(a10, a11))));
+  return hn::GetLane(s);
+}
+
+double FmaFlopsPerIteration() {
+  return 2.0 * 12 * hn::Lanes(hn::ScalableTag<float>());
+}
+
+void BM_FmaPeak(benchmark::State& state) {
+  constexpr std::size_t kIterations = 1 << 16;
+  for (auto _ : state) benchmark::DoNotOptimize(FmaProbe(kIterations));
+  const double flops = FmaFlopsPerIteration() * kIterations;
+  state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_peak"] =
+      benchmark::Counter(flops / g_peak_flops * 100, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// ------------------------------------------------------------------------------------------------ helpers
+
+void SetFlopCounters(benchmark::State& state, double flops_per_iteration, double samples_per_iteration = 0) {
+  state.counters["GFLOPs"] =
+      benchmark::Counter(flops_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_peak"] = benchmark::Counter(flops_per_iteration / g_peak_flops * 100,
+                                                  benchmark::Counter::kIsIterationInvariantRate);
+  if (samples_per_iteration > 0)
+    state.counters["samples_per_s"] =
+        benchmark::Counter(samples_per_iteration, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+struct Buffer {
+  hwy::AlignedFreeUniquePtr<float[]> data;
+  std::size_t size;
+  explicit Buffer(std::size_t n, float scale = 1.0f, std::uint32_t seed = 1)
+      : data(hwy::AllocateAligned<float>(n)), size(n) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-scale, scale);
+    for (std::size_t i = 0; i < n; ++i) data[i] = dist(rng);
+  }
+  float* get() const { return data.get(); }
+};
+
+// Fixed-size Eigen views of the same aligned buffers (row-major, as typenet stores matrices).
+template <int R, int C>
+using MapM = Eigen::Map<Eigen::Matrix<float, R, C, Eigen::RowMajor>, Eigen::Aligned64>;
+template <int C>
+using MapRow = Eigen::Map<Eigen::Matrix<float, 1, C, Eigen::RowMajor>, Eigen::Aligned64>;
+
+float SigmoidScalar(float z) {
+  return z >= 0 ? 1.0f / (1.0f + std::exp(-z)) : std::exp(z) / (1.0f + std::exp(z));
+}
+
+// Plain-loop epilogues for the OpenBLAS peer.
+void BiasActivationLoop(float* y, const float* b, int rows, int cols, bool sigmoid) {
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      const float z = y[r * cols + c] + b[c];
+      y[r * cols + c] = sigmoid ? SigmoidScalar(z) : z;
+    }
+}
+void SigmoidDerivativeLoop(float* d, const float* a, int n) {
+  for (int i = 0; i < n; ++i) d[i] *= a[i] * (1.0f - a[i]);
+}
+float SoftmaxCeLoop(const float* z, const std::uint32_t* labels, float* p, float* dz, int rows, int cols) {
+  float loss = 0;
+  for (int r = 0; r < rows; ++r) {
+    const float* zr = z + r * cols;
+    float max = zr[0];
+    for (int c = 1; c < cols; ++c) max = std::max(max, zr[c]);
+    float sum = 0;
+    for (int c = 0; c < cols; ++c) sum += p[r * cols + c] = std::exp(zr[c] - max);
+    for (int c = 0; c < cols; ++c) {
+      p[r * cols + c] /= sum;
+      dz[r * cols + c] = (p[r * cols + c] - (c == int(labels[r]) ? 1.0f : 0.0f)) / float(rows);
+    }
+    loss += std::log(sum) - (zr[labels[r]] - max);
+  }
+  return loss / float(rows);
+}
+
+// ------------------------------------------------------------------------------------------------ W3: GEMMs
+
+enum class Form { kForward, kBackwardInput, kBackwardParams, kBackwardParamsSgd };
+const char* FormName(Form f) {
+  switch (f) {
+    case Form::kForward:
+      return "fwd";
+    case Form::kBackwardInput:
+      return "bwd_input";
+    case Form::kBackwardParams:
+      return "bwd_params";
+    case Form::kBackwardParamsSgd:
+      return "bwd_params_sgd";
+  }
+  return "";
+}
+
+template <int R, int I, int C>
+struct GemmData {
+  Buffer x{R * I, 1.0f, 1}, w{I * C, 0.05f, 2}, b{C, 0.1f, 3}, y{R * C, 1.0f, 4}, dy{R * C, 0.1f, 5},
+      dx{R * I, 1.0f, 6}, a{R * I, 0.5f, 7}, dw{I * C, 1.0f, 8}, db{C, 1.0f, 9};
+  GemmData() {
+    for (std::size_t i = 0; i < a.size; ++i) a.get()[i] += 0.5f;  // activation outputs in (0, 1)
+  }
+};
+
+template <int R, int I, int C>
+void GemmTypenet(benchmark::State& state, Form form, bool sigmoid) {
+  GemmData<R, I, C> g;
+  const Activation act = sigmoid ? Activation::sigmoid : Activation::identity;
+  for (auto _ : state) {
+    switch (form) {
+      case Form::kForward:
+        k::dense_forward(g.x.get(), g.w.get(), g.b.get(), g.y.get(), R, I, C, act);
+        break;
+      case Form::kBackwardInput:
+        k::dense_backward_input(g.dy.get(), g.w.get(), g.a.get(), g.dx.get(), R, I, C, act);
+        break;
+      case Form::kBackwardParams:
+        k::dense_backward_params(g.x.get(), g.dy.get(), g.dw.get(), g.db.get(), R, I, C);
+        break;
+      case Form::kBackwardParamsSgd:
+        k::dense_backward_params_sgd(g.x.get(), g.dy.get(), g.w.get(), g.b.get(), 1e-6f, R, I, C);
+        break;
+    }
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, 2.0 * R * I * C);
+}
+
+template <int R, int I, int C>
+void GemmEigen(benchmark::State& state, Form form, bool sigmoid) {
+  GemmData<R, I, C> g;
+  MapM<R, I> x(g.x.get()), dx(g.dx.get()), a(g.a.get());
+  MapM<I, C> w(g.w.get()), dw(g.dw.get());
+  MapM<R, C> y(g.y.get()), dy(g.dy.get());
+  MapRow<C> b(g.b.get()), db(g.db.get());
+  for (auto _ : state) {
+    switch (form) {
+      case Form::kForward:
+        y.noalias() = x * w;
+        y.rowwise() += b;
+        if (sigmoid) y.array() = 1.0f / (1.0f + (-y.array()).exp());
+        break;
+      case Form::kBackwardInput:
+        dx.noalias() = dy * w.transpose();
+        if (sigmoid) dx.array() *= a.array() * (1.0f - a.array());
+        break;
+      case Form::kBackwardParams:
+        dw.noalias() = x.transpose() * dy;
+        db.noalias() = dy.colwise().sum();
+        break;
+      case Form::kBackwardParamsSgd:
+        w.noalias() -= 1e-6f * (x.transpose() * dy);
+        b.noalias() -= 1e-6f * dy.colwise().sum();
+        break;
+    }
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, 2.0 * R * I * C);
+}
+
+template <int R, int I, int C>
+void GemmOpenBlas(benchmark::State& state, Form form, bool sigmoid) {
+  GemmData<R, I, C> g;
+  for (auto _ : state) {
+    switch (form) {
+      case Form::kForward:
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, C, I, 1.0f, g.x.get(), I, g.w.get(), C,
+                    0.0f, g.y.get(), C);
+        BiasActivationLoop(g.y.get(), g.b.get(), R, C, sigmoid);
+        break;
+      case Form::kBackwardInput:
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, I, C, 1.0f, g.dy.get(), C, g.w.get(), C, 0.0f,
+                    g.dx.get(), I);
+        if (sigmoid) SigmoidDerivativeLoop(g.dx.get(), g.a.get(), R * I);
+        break;
+      case Form::kBackwardParams:
+      case Form::kBackwardParamsSgd: {
+        const bool sgd = form == Form::kBackwardParamsSgd;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I, C, R, sgd ? -1e-6f : 1.0f, g.x.get(), I,
+                    g.dy.get(), C, sgd ? 1.0f : 0.0f, sgd ? g.w.get() : g.dw.get(), C);
+        float* bias = sgd ? g.b.get() : g.db.get();
+        if (!sgd)
+          for (int c = 0; c < C; ++c) bias[c] = 0;
+        for (int r = 0; r < R; ++r)
+          for (int c = 0; c < C; ++c) bias[c] += (sgd ? -1e-6f : 1.0f) * g.dy.get()[r * C + c];
+        break;
+      }
+    }
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, 2.0 * R * I * C);
+}
+
+template <int R, int I, int C>
+void RegisterGemms(bool sigmoid) {
+  for (Form form : {Form::kForward, Form::kBackwardInput, Form::kBackwardParams, Form::kBackwardParamsSgd}) {
+    const std::string name = std::string("W3/") + FormName(form) + "/" + std::to_string(R) + "x" +
+                             std::to_string(I) + "x" + std::to_string(C) + "/";
+    benchmark::RegisterBenchmark((name + "typenet").c_str(), GemmTypenet<R, I, C>, form, sigmoid);
+    benchmark::RegisterBenchmark((name + "eigen").c_str(), GemmEigen<R, I, C>, form, sigmoid);
+    benchmark::RegisterBenchmark((name + "openblas").c_str(), GemmOpenBlas<R, I, C>, form, sigmoid);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ W4
+
+constexpr int kSigRows = 128, kSigCols = 256, kCeRows = 128, kCeCols = 10;
+
+void SigmoidFwd(benchmark::State& state, int impl) {
+  Buffer z(kSigRows * kSigCols, 8.0f, 1), a(kSigRows * kSigCols);
+  MapM<kSigRows, kSigCols> ze(z.get()), ae(a.get());
+  for (auto _ : state) {
+    if (impl == 0) k::activation_forward(z.get(), a.get(), z.size, Activation::sigmoid);
+    if (impl == 1) ae.array() = 1.0f / (1.0f + (-ze.array()).exp());
+    if (impl == 2)
+      for (std::size_t i = 0; i < z.size; ++i) a.get()[i] = SigmoidScalar(z.get()[i]);
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, 0);
+}
+
+void SigmoidBwd(benchmark::State& state, int impl) {
+  Buffer a(kSigRows * kSigCols, 0.5f, 1), d(kSigRows * kSigCols, 1.0f, 2), dz(kSigRows * kSigCols);
+  MapM<kSigRows, kSigCols> ae(a.get()), de(d.get()), dze(dz.get());
+  for (auto _ : state) {
+    if (impl == 0) k::activation_backward(a.get(), d.get(), dz.get(), a.size, Activation::sigmoid);
+    if (impl == 1) dze.array() = de.array() * ae.array() * (1.0f - ae.array());
+    if (impl == 2)
+      for (std::size_t i = 0; i < a.size; ++i) dz.get()[i] = d.get()[i] * a.get()[i] * (1.0f - a.get()[i]);
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, 0);
+}
+
+void SoftmaxCe(benchmark::State& state, int impl) {
+  Buffer z(kCeRows * kCeCols, 5.0f, 1), p(kCeRows * kCeCols), dz(kCeRows * kCeCols);
+  std::vector<std::uint32_t> labels(kCeRows);
+  for (int r = 0; r < kCeRows; ++r) labels[r] = static_cast<std::uint32_t>(r % kCeCols);
+  // Eigen: row-wise max, exp, normalise, gradient; fixed 128 x 10.
+  MapM<kCeRows, kCeCols> ze(z.get()), pe(p.get()), dze(dz.get());
+  for (auto _ : state) {
+    float loss = 0;
+    if (impl == 0)
+      loss = k::softmax_cross_entropy(z.get(), labels.data(), p.get(), dz.get(), kCeRows, kCeCols);
+    if (impl == 1) {
+      const Eigen::Matrix<float, kCeRows, 1> max = ze.rowwise().maxCoeff();
+      pe.array() = (ze.colwise() - max).array().exp();
+      const Eigen::Matrix<float, kCeRows, 1> sum = pe.rowwise().sum();
+      pe.array().colwise() /= sum.array();
+      dze = pe / float(kCeRows);
+      for (int r = 0; r < kCeRows; ++r) {
+        dze(r, labels[r]) -= 1.0f / float(kCeRows);
+        loss += std::log(sum(r)) - (ze(r, labels[r]) - max(r));
+      }
+    }
+    if (impl == 2) loss = SoftmaxCeLoop(z.get(), labels.data(), p.get(), dz.get(), kCeRows, kCeCols);
+    benchmark::DoNotOptimize(loss);
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, 0);
+}
+
+// ------------------------------------------------------------------------------------------------ W1 / W2
+
+constexpr int kIn = 784, kH1 = 256, kH2 = 128, kOut = 10;
+constexpr double kTrainFlopPerSample = 1007104, kForwardFlopPerSample = 469504;
+
+template <int B>
+struct Net {
+  Buffer w1{kIn * kH1, 0.05f, 1}, b1{kH1, 0.0f, 2}, w2{kH1 * kH2, 0.09f, 3}, b2{kH2, 0.0f, 4},
+      w3{kH2 * kOut, 0.12f, 5}, b3{kOut, 0.0f, 6};
+  Buffer x{B * kIn, 0.5f, 7}, a1{B * kH1}, a2{B * kH2}, z3{B * kOut}, p{B * kOut}, d3{B * kOut}, d2{B * kH2},
+      d1{B * kH1};
+  std::vector<std::uint32_t> labels;
+  Net() : labels(B) {
+    for (int r = 0; r < B; ++r) labels[r] = static_cast<std::uint32_t>((r * 7) % kOut);
+    for (std::size_t i = 0; i < x.size; ++i) x.get()[i] += 0.5f;
+  }
+};
+
+constexpr float kLr = 1e-4f;  // small: the weights stay put over millions of benchmark iterations
+
+template <int B>
+void TrainTypenet(benchmark::State& state) {
+  Net<B> n;
+  for (auto _ : state) {
+    k::dense_forward(n.x.get(), n.w1.get(), n.b1.get(), n.a1.get(), B, kIn, kH1, Activation::sigmoid);
+    k::dense_forward(n.a1.get(), n.w2.get(), n.b2.get(), n.a2.get(), B, kH1, kH2, Activation::sigmoid);
+    k::dense_forward(n.a2.get(), n.w3.get(), n.b3.get(), n.z3.get(), B, kH2, kOut, Activation::identity);
+    benchmark::DoNotOptimize(
+        k::softmax_cross_entropy(n.z3.get(), n.labels.data(), n.p.get(), n.d3.get(), B, kOut));
+    k::dense_backward_input(n.d3.get(), n.w3.get(), n.a2.get(), n.d2.get(), B, kH2, kOut,
+                            Activation::sigmoid);
+    k::dense_backward_params_sgd(n.a2.get(), n.d3.get(), n.w3.get(), n.b3.get(), kLr, B, kH2, kOut);
+    k::dense_backward_input(n.d2.get(), n.w2.get(), n.a1.get(), n.d1.get(), B, kH1, kH2, Activation::sigmoid);
+    k::dense_backward_params_sgd(n.a1.get(), n.d2.get(), n.w2.get(), n.b2.get(), kLr, B, kH1, kH2);
+    k::dense_backward_params_sgd(n.x.get(), n.d1.get(), n.w1.get(), n.b1.get(), kLr, B, kIn, kH1);
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, kTrainFlopPerSample * B, B);
+}
+
+template <int B>
+void TrainEigen(benchmark::State& state) {
+  Net<B> n;
+  MapM<kIn, kH1> w1(n.w1.get());
+  MapM<kH1, kH2> w2(n.w2.get());
+  MapM<kH2, kOut> w3(n.w3.get());
+  MapRow<kH1> b1(n.b1.get());
+  MapRow<kH2> b2(n.b2.get());
+  MapRow<kOut> b3(n.b3.get());
+  MapM<B, kIn> x(n.x.get());
+  MapM<B, kH1> a1(n.a1.get()), d1(n.d1.get());
+  MapM<B, kH2> a2(n.a2.get()), d2(n.d2.get());
+  MapM<B, kOut> z3(n.z3.get()), d3(n.d3.get());
+  for (auto _ : state) {
+    a1.noalias() = x * w1;
+    a1.rowwise() += b1;
+    a1.array() = 1.0f / (1.0f + (-a1.array()).exp());
+    a2.noalias() = a1 * w2;
+    a2.rowwise() += b2;
+    a2.array() = 1.0f / (1.0f + (-a2.array()).exp());
+    z3.noalias() = a2 * w3;
+    z3.rowwise() += b3;
+    benchmark::DoNotOptimize(SoftmaxCeLoop(n.z3.get(), n.labels.data(), n.p.get(), n.d3.get(), B, kOut));
+    d2.noalias() = d3 * w3.transpose();
+    d2.array() *= a2.array() * (1.0f - a2.array());
+    w3.noalias() -= kLr * (a2.transpose() * d3);
+    b3.noalias() -= kLr * d3.colwise().sum();
+    d1.noalias() = d2 * w2.transpose();
+    d1.array() *= a1.array() * (1.0f - a1.array());
+    w2.noalias() -= kLr * (a1.transpose() * d2);
+    b2.noalias() -= kLr * d2.colwise().sum();
+    w1.noalias() -= kLr * (x.transpose() * d1);
+    b1.noalias() -= kLr * d1.colwise().sum();
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, kTrainFlopPerSample * B, B);
+}
+
+void SgemmBiasSgd(const float* in, const float* d, float* w, float* b, int rows, int inner, int cols) {
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, inner, cols, rows, -kLr, in, inner, d, cols, 1.0f, w,
+              cols);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) b[c] -= kLr * d[r * cols + c];
+}
+
+template <int B>
+void TrainOpenBlas(benchmark::State& state) {
+  Net<B> n;
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, kH1, kIn, 1.0f, n.x.get(), kIn, n.w1.get(), kH1,
+                0.0f, n.a1.get(), kH1);
+    BiasActivationLoop(n.a1.get(), n.b1.get(), B, kH1, true);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, kH2, kH1, 1.0f, n.a1.get(), kH1, n.w2.get(),
+                kH2, 0.0f, n.a2.get(), kH2);
+    BiasActivationLoop(n.a2.get(), n.b2.get(), B, kH2, true);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, kOut, kH2, 1.0f, n.a2.get(), kH2, n.w3.get(),
+                kOut, 0.0f, n.z3.get(), kOut);
+    BiasActivationLoop(n.z3.get(), n.b3.get(), B, kOut, false);
+    benchmark::DoNotOptimize(SoftmaxCeLoop(n.z3.get(), n.labels.data(), n.p.get(), n.d3.get(), B, kOut));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, kH2, kOut, 1.0f, n.d3.get(), kOut, n.w3.get(),
+                kOut, 0.0f, n.d2.get(), kH2);
+    SigmoidDerivativeLoop(n.d2.get(), n.a2.get(), B * kH2);
+    SgemmBiasSgd(n.a2.get(), n.d3.get(), n.w3.get(), n.b3.get(), B, kH2, kOut);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, kH1, kH2, 1.0f, n.d2.get(), kH2, n.w2.get(), kH2,
+                0.0f, n.d1.get(), kH1);
+    SigmoidDerivativeLoop(n.d1.get(), n.a1.get(), B * kH1);
+    SgemmBiasSgd(n.a1.get(), n.d2.get(), n.w2.get(), n.b2.get(), B, kH1, kH2);
+    SgemmBiasSgd(n.x.get(), n.d1.get(), n.w1.get(), n.b1.get(), B, kIn, kH1);
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, kTrainFlopPerSample * B, B);
+}
+
+template <int B>
+void InferTypenet(benchmark::State& state) {
+  Net<B> n;
+  for (auto _ : state) {
+    k::dense_forward(n.x.get(), n.w1.get(), n.b1.get(), n.a1.get(), B, kIn, kH1, Activation::sigmoid);
+    k::dense_forward(n.a1.get(), n.w2.get(), n.b2.get(), n.a2.get(), B, kH1, kH2, Activation::sigmoid);
+    k::dense_forward(n.a2.get(), n.w3.get(), n.b3.get(), n.z3.get(), B, kH2, kOut, Activation::identity);
+    k::softmax(n.z3.get(), n.p.get(), B, kOut);
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, kForwardFlopPerSample * B, B);
+}
+
+template <int B>
+void InferEigen(benchmark::State& state) {
+  Net<B> n;
+  MapM<kIn, kH1> w1(n.w1.get());
+  MapM<kH1, kH2> w2(n.w2.get());
+  MapM<kH2, kOut> w3(n.w3.get());
+  MapRow<kH1> b1(n.b1.get());
+  MapRow<kH2> b2(n.b2.get());
+  MapRow<kOut> b3(n.b3.get());
+  MapM<B, kIn> x(n.x.get());
+  MapM<B, kH1> a1(n.a1.get());
+  MapM<B, kH2> a2(n.a2.get());
+  MapM<B, kOut> z3(n.z3.get()), p(n.p.get());
+  for (auto _ : state) {
+    a1.noalias() = x * w1;
+    a1.rowwise() += b1;
+    a1.array() = 1.0f / (1.0f + (-a1.array()).exp());
+    a2.noalias() = a1 * w2;
+    a2.rowwise() += b2;
+    a2.array() = 1.0f / (1.0f + (-a2.array()).exp());
+    z3.noalias() = a2 * w3;
+    z3.rowwise() += b3;
+    const Eigen::Matrix<float, B, 1> max = z3.rowwise().maxCoeff();
+    p.array() = (z3.colwise() - max).array().exp();
+    const Eigen::Matrix<float, B, 1> sum = p.rowwise().sum();
+    p.array().colwise() /= sum.array();
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, kForwardFlopPerSample * B, B);
+}
+
+template <int B>
+void InferOpenBlas(benchmark::State& state) {
+  Net<B> n;
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, kH1, kIn, 1.0f, n.x.get(), kIn, n.w1.get(), kH1,
+                0.0f, n.a1.get(), kH1);
+    BiasActivationLoop(n.a1.get(), n.b1.get(), B, kH1, true);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, kH2, kH1, 1.0f, n.a1.get(), kH1, n.w2.get(),
+                kH2, 0.0f, n.a2.get(), kH2);
+    BiasActivationLoop(n.a2.get(), n.b2.get(), B, kH2, true);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, kOut, kH2, 1.0f, n.a2.get(), kH2, n.w3.get(),
+                kOut, 0.0f, n.z3.get(), kOut);
+    BiasActivationLoop(n.z3.get(), n.b3.get(), B, kOut, false);
+    for (int r = 0; r < B; ++r) {
+      float* z = n.z3.get() + r * kOut;
+      float max = z[0];
+      for (int c = 1; c < kOut; ++c) max = std::max(max, z[c]);
+      float sum = 0;
+      for (int c = 0; c < kOut; ++c) sum += n.p.get()[r * kOut + c] = std::exp(z[c] - max);
+      for (int c = 0; c < kOut; ++c) n.p.get()[r * kOut + c] /= sum;
+    }
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, kForwardFlopPerSample * B, B);
+}
+
+template <int B>
+void RegisterTrain() {
+  const std::string name = "W1/train/B" + std::to_string(B) + "/";
+  benchmark::RegisterBenchmark((name + "typenet").c_str(), TrainTypenet<B>);
+  benchmark::RegisterBenchmark((name + "eigen").c_str(), TrainEigen<B>);
+  benchmark::RegisterBenchmark((name + "openblas").c_str(), TrainOpenBlas<B>);
+}
+template <int B>
+void RegisterInfer() {
+  const std::string name = "W2/infer/B" + std::to_string(B) + "/";
+  benchmark::RegisterBenchmark((name + "typenet").c_str(), InferTypenet<B>);
+  benchmark::RegisterBenchmark((name + "eigen").c_str(), InferEigen<B>);
+  benchmark::RegisterBenchmark((name + "openblas").c_str(), InferOpenBlas<B>);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  openblas_set_num_threads(1);
+  Eigen::setNbThreads(1);
+  {  // The peak: best of a few 0.05 s probes.
+    constexpr std::size_t kIterations = 1 << 22;
+    double best = 0;
+    for (int i = 0; i < 5; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      benchmark::DoNotOptimize(FmaProbe(kIterations));
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, FmaFlopsPerIteration() * kIterations / s);
+    }
+    g_peak_flops = best;
+    benchmark::AddCustomContext("fma_peak_gflops", std::to_string(best * 1e-9));
+  }
+  benchmark::RegisterBenchmark("peak/fma/1core/probe", BM_FmaPeak);
+
+  RegisterGemms<128, kIn, kH1>(true);
+  RegisterGemms<128, kH1, kH2>(true);
+  RegisterGemms<128, kH2, kOut>(false);
+
+  for (int impl = 0; impl < 3; ++impl) {
+    const char* names[] = {"typenet", "eigen", "loops"};
+    benchmark::RegisterBenchmark((std::string("W4/sigmoid_fwd/128x256/") + names[impl]).c_str(), SigmoidFwd,
+                                 impl);
+    benchmark::RegisterBenchmark((std::string("W4/sigmoid_bwd/128x256/") + names[impl]).c_str(), SigmoidBwd,
+                                 impl);
+    benchmark::RegisterBenchmark((std::string("W4/softmax_ce_grad/128x10/") + names[impl]).c_str(), SoftmaxCe,
+                                 impl);
+  }
+
+  RegisterTrain<1>();
+  RegisterTrain<32>();
+  RegisterTrain<128>();
+  RegisterTrain<256>();
+  RegisterInfer<1>();
+  RegisterInfer<256>();
+
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Runs typenet_bench (or reads its JSON) and prints typenet vs peer tables.
+
+Usage: bench/report.py path/to/typenet_bench [extra benchmark args]   (runs it with 1 thread)
+       bench/report.py --json results.json                            (reads a saved run)
+Ratio columns are time(typenet) / time(peer): below 1 means typenet is faster.
+"""
+import json
+import os
+import subprocess
+import sys
+from collections import OrderedDict
+
+
+def load(argv):
+    if len(argv) >= 3 and argv[1] == "--json":
+        with open(argv[2]) as f:
+            return json.load(f)
+    if len(argv) < 2:
+        sys.exit(__doc__)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    out = subprocess.run([argv[1], "--benchmark_format=json"] + argv[2:], env=env, check=True,
+                         stdout=subprocess.PIPE).stdout
+    return json.loads(out)
+
+
+def main(argv):
+    data = load(argv)
+    ctx = data.get("context", {})
+    print("FMA peak (one core, probe): %s GFLOP/s" % ctx.get("fma_peak_gflops", "?"))
+    rows = OrderedDict()  # workload -> impl -> benchmark
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        name = b.get("run_name", b["name"])
+        workload, _, impl = name.rpartition("/")
+        rows.setdefault(workload, OrderedDict())[impl] = b
+    unit_scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
+    header = "%-34s %10s %8s %7s %10s %10s %10s %8s %8s" % (
+        "workload", "typenet_us", "GFLOP/s", "%peak", "eigen_us", "blas_us", "loops_us", "t/eigen", "t/peer2")
+    print(header)
+    print("-" * len(header))
+    for workload, impls in rows.items():
+        def us(impl):
+            b = impls.get(impl)
+            return None if b is None else b["real_time"] * unit_scale[b["time_unit"]]
+        t = us("typenet")
+        if t is None:
+            b = next(iter(impls.values()))
+            print("%-34s %10.3f %8.1f %7.1f" % (workload, us(next(iter(impls))), b.get("GFLOPs", 0),
+                                                b.get("pct_peak", 0)))
+            continue
+        tb = impls["typenet"]
+        e, o, lo = us("eigen"), us("openblas"), us("loops")
+        peer2 = o if o is not None else lo
+        fmt = lambda v: "%10.2f" % v if v is not None else "%10s" % "-"
+        ratio = lambda p: "%8.2f" % (t / p) if p else "%8s" % "-"
+        gf = tb.get("GFLOPs", 0)
+        print("%-34s %10.2f %8.1f %7.1f %s %s %s %s %s" % (workload, t, gf, tb.get("pct_peak", 0), fmt(e), fmt(o),
+                                                        fmt(lo), ratio(e), ratio(peer2)))
+    print("t/eigen, t/peer2: typenet time / peer time (peer2 = OpenBLAS, or plain loops for W4); < 1: typenet faster")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

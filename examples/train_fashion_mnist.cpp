@@ -1,0 +1,401 @@
+// Trains Dense<784,256> Sigmoid Dense<256,128> Sigmoid Dense<128,10> SoftmaxCrossEntropy on Fashion-MNIST.
+//
+//   train_fashion_mnist --epochs 10 --batch 32 --lr 0.1 --optimizer sgd --save model.tnet --plots plots
+//   train_fashion_mnist --load model.tnet --epochs 0            # evaluate a saved model
+//
+// Exit codes: 0 done, 1 a runtime failure (bad data or model file, cannot write), 2 bad command line.
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "typenet/io/idx.hpp"
+#include "typenet/io/model_file.hpp"
+#include "typenet/io/svg_plot.hpp"
+#include "typenet/layers/activations.hpp"
+#include "typenet/layers/dense.hpp"
+#include "typenet/layers/losses.hpp"
+#include "typenet/network/network.hpp"
+#include "typenet/train/epoch.hpp"
+#include "typenet/train/evaluate.hpp"
+#include "typenet/train/optimizers.hpp"
+#include "typenet/train/trainer.hpp"
+
+namespace {
+
+using typenet::Dense;
+using typenet::Sigmoid;
+using Net = typenet::Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<128, 10>,
+                             typenet::SoftmaxCrossEntropy>;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* usage_text = R"(usage: train_fashion_mnist [options]
+
+  --data DIR          Fashion-MNIST IDX files, raw or .gz (default /usr/share/datasets/fashion-mnist)
+  --epochs N          training epochs (default 10; 0 only evaluates, and needs --load)
+  --batch N           batch size: 1, 8, 16, 32, 64, 128 or 256 (default 32)
+  --lr X              learning rate (default 0.1 for sgd and momentum, 0.001 for adam)
+  --optimizer NAME    sgd, momentum or adam (default sgd)
+  --seed N            seed of the initial weights and of the shuffles (default 42)
+  --threads N         worker threads (default 1; the kernels are single-threaded for now)
+  --save FILE         save the trained model (written to FILE.tmp, then renamed)
+  --load FILE         start from a saved model
+  --plots DIR         write loss.svg, accuracy.svg and gradient_flow.svg into DIR
+  --train-limit N     train on the first N training images only
+  --test-limit N      evaluate on the first N test images only
+  --quiet             no progress and no per-epoch lines
+  --help              this text
+)";
+
+struct Options {
+  std::filesystem::path data = typenet::default_fashion_mnist_dir;
+  std::size_t epochs = 10;
+  std::size_t batch = 32;
+  std::optional<double> lr;
+  std::string optimizer = "sgd";
+  std::uint64_t seed = 42;
+  std::size_t threads = 1;
+  std::optional<std::filesystem::path> save, load, plots;
+  std::optional<std::size_t> train_limit, test_limit;
+  bool quiet = false;
+};
+
+struct UsageError {
+  std::string message;
+};
+
+template <class U>
+U parse_unsigned(std::string_view flag, std::string_view text) {
+  U value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
+    throw UsageError{std::string(flag) + " expects a non-negative integer, got '" + std::string(text) + "'"};
+  return value;
+}
+
+double parse_positive_double(std::string_view flag, const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || errno != 0 || !std::isfinite(value) || value <= 0)
+    throw UsageError{std::string(flag) + " expects a positive number, got '" + text + "'"};
+  return value;
+}
+
+// Throws UsageError; returns nullopt for --help.
+std::optional<Options> parse(int argc, char** argv) {
+  Options o;
+  bool epochs_given = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    std::optional<std::string> inline_value;
+    if (const auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = flag.substr(eq + 1);
+      flag.resize(eq);
+    }
+    auto value = [&]() -> std::string {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= argc) throw UsageError{flag + " needs a value"};
+      return argv[++i];
+    };
+    auto no_value = [&] {
+      if (inline_value) throw UsageError{flag + " takes no value"};
+    };
+    if (flag == "--help" || flag == "-h") {
+      no_value();
+      return std::nullopt;
+    } else if (flag == "--data") {
+      o.data = value();
+    } else if (flag == "--epochs") {
+      o.epochs = parse_unsigned<std::size_t>(flag, value());
+      epochs_given = true;
+    } else if (flag == "--batch") {
+      o.batch = parse_unsigned<std::size_t>(flag, value());
+    } else if (flag == "--lr") {
+      o.lr = parse_positive_double(flag, value());
+    } else if (flag == "--optimizer") {
+      o.optimizer = value();
+      if (o.optimizer != "sgd" && o.optimizer != "momentum" && o.optimizer != "adam")
+        throw UsageError{"--optimizer must be sgd, momentum or adam, got '" + o.optimizer + "'"};
+    } else if (flag == "--seed") {
+      o.seed = parse_unsigned<std::uint64_t>(flag, value());
+    } else if (flag == "--threads") {
+      o.threads = parse_unsigned<std::size_t>(flag, value());
+      if (o.threads == 0) throw UsageError{"--threads must be at least 1"};
+    } else if (flag == "--save") {
+      o.save = value();
+    } else if (flag == "--load") {
+      o.load = value();
+    } else if (flag == "--plots") {
+      o.plots = value();
+    } else if (flag == "--train-limit") {
+      o.train_limit = parse_unsigned<std::size_t>(flag, value());
+      if (*o.train_limit == 0) throw UsageError{"--train-limit must be at least 1"};
+    } else if (flag == "--test-limit") {
+      o.test_limit = parse_unsigned<std::size_t>(flag, value());
+      if (*o.test_limit == 0) throw UsageError{"--test-limit must be at least 1"};
+    } else if (flag == "--quiet") {
+      no_value();
+      o.quiet = true;
+    } else {
+      throw UsageError{"unknown option '" + std::string(argv[i]) + "'"};
+    }
+  }
+  if (o.epochs == 0 && !o.load)
+    throw UsageError{epochs_given ? "--epochs 0 only evaluates, so it needs --load FILE"
+                                  : "--epochs must be positive"};
+  switch (o.batch) {
+    case 1:
+    case 8:
+    case 16:
+    case 32:
+    case 64:
+    case 128:
+    case 256:
+      break;
+    default:
+      throw UsageError{
+          "--batch must be one of 1, 8, 16, 32, 64, 128, 256 (a compile-time constant of the "
+          "trainer), got " +
+          std::to_string(o.batch)};
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(o.data, ec))
+    throw UsageError{"--data: no such directory: " + o.data.string()};
+  return o;
+}
+
+std::string clock_text(double seconds) {
+  const long s = long(std::lround(seconds));
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%ld:%02ld", s / 60, s % 60);
+  return buffer;
+}
+
+// A live bar on a terminal, a plain line every tenth of the epoch otherwise.
+class Progress {
+ public:
+  Progress(bool enabled, std::size_t epoch, std::size_t epochs)
+      : enabled_(enabled), tty_(::isatty(STDOUT_FILENO) == 1), epoch_(epoch), epochs_(epochs) {}
+
+  void operator()(std::size_t done, std::size_t total) {
+    if (!enabled_) return;
+    const auto now = Clock::now();
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double rate = elapsed > 0 ? double(done) / elapsed : 0;
+    const double eta = rate > 0 ? double(total - done) / rate : 0;
+    if (tty_) {
+      if (done != total && now - last_ < std::chrono::milliseconds(100)) return;
+      last_ = now;
+      constexpr int width = 30;
+      const int filled = int(double(width) * double(done) / double(total));
+      std::printf("\r  epoch %zu/%zu [%s%s] %zu/%zu  %.0f samples/s  ETA %s ", epoch_, epochs_,
+                  std::string(std::size_t(filled), '#').c_str(),
+                  std::string(std::size_t(width - filled), '.').c_str(), done, total, rate,
+                  clock_text(eta).c_str());
+      std::fflush(stdout);
+      if (done == total) std::printf("\r%*s\r", 100, "");
+    } else {
+      const std::size_t tenth = done * 10 / total;
+      if (tenth == reported_ || done == total) return;
+      reported_ = tenth;
+      std::printf("  epoch %zu/%zu: %zu/%zu samples, %.0f samples/s, ETA %s\n", epoch_, epochs_, done, total,
+                  rate, clock_text(eta).c_str());
+      std::fflush(stdout);
+    }
+  }
+
+ private:
+  bool enabled_, tty_;
+  std::size_t epoch_, epochs_;
+  std::size_t reported_ = 0;
+  Clock::time_point start_ = Clock::now(), last_{};
+};
+
+template <class Trainer>
+typenet::EpochStats run_epoch(std::size_t batch, Trainer& trainer, const typenet::Dataset& data,
+                              std::uint64_t seed, std::size_t epoch, const typenet::EpochProgress& progress) {
+  switch (batch) {
+    case 1:
+      return typenet::train_epoch<1>(trainer, data, seed, epoch, progress);
+    case 8:
+      return typenet::train_epoch<8>(trainer, data, seed, epoch, progress);
+    case 16:
+      return typenet::train_epoch<16>(trainer, data, seed, epoch, progress);
+    case 32:
+      return typenet::train_epoch<32>(trainer, data, seed, epoch, progress);
+    case 64:
+      return typenet::train_epoch<64>(trainer, data, seed, epoch, progress);
+    case 128:
+      return typenet::train_epoch<128>(trainer, data, seed, epoch, progress);
+    default:
+      return typenet::train_epoch<256>(trainer, data, seed, epoch, progress);  // validated by parse()
+  }
+}
+
+struct History {
+  std::vector<double> epochs, train_loss, train_accuracy, test_accuracy;
+  std::vector<double> gradient_norms;  // of the last epoch
+};
+
+template <class Optimizer>
+History train(Net& net, const Options& o, Optimizer optimizer, const typenet::TrainTestSets& data) {
+  typenet::Trainer trainer(net, optimizer, typenet::TrainerOptions{.reserve_rows = o.batch});
+  History history;
+  for (std::size_t epoch = 0; epoch < o.epochs; ++epoch) {
+    Progress progress(!o.quiet, epoch + 1, o.epochs);
+    const auto start = Clock::now();
+    const typenet::EpochStats stats =
+        run_epoch(o.batch, trainer, data.train, o.seed, epoch, std::ref(progress));
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const double train_accuracy = typenet::accuracy(net, data.train);
+    const double test_accuracy = typenet::accuracy(net, data.test);
+    history.epochs.push_back(double(epoch + 1));
+    history.train_loss.push_back(stats.mean_loss);
+    history.train_accuracy.push_back(train_accuracy);
+    history.test_accuracy.push_back(test_accuracy);
+    history.gradient_norms = stats.mean_gradient_norms;
+    if (!o.quiet)
+      std::printf(
+          "epoch %zu/%zu  train loss %.4f  train acc %.2f%%  test acc %.2f%%  %.0f samples/s  (%.1f s)\n",
+          epoch + 1, o.epochs, stats.mean_loss, 100 * train_accuracy, 100 * test_accuracy,
+          double(stats.samples) / seconds, seconds);
+  }
+  return history;
+}
+
+void write_plots(const std::filesystem::path& dir, const History& h) {
+  std::filesystem::create_directories(dir);
+  typenet::write_text_file(dir / "loss.svg",
+                           typenet::line_chart_svg({.title = "Training loss",
+                                                    .x_label = "epoch",
+                                                    .y_label = "mean cross-entropy",
+                                                    .x = h.epochs,
+                                                    .series = {{"train loss", h.train_loss}}}));
+  auto percent = [](std::vector<double> v) {
+    for (double& x : v) x *= 100;
+    return v;
+  };
+  typenet::write_text_file(
+      dir / "accuracy.svg",
+      typenet::line_chart_svg({.title = "Accuracy",
+                               .x_label = "epoch",
+                               .y_label = "accuracy (%)",
+                               .x = h.epochs,
+                               .series = {{"train accuracy", percent(h.train_accuracy)},
+                                          {"test accuracy", percent(h.test_accuracy)}}}));
+  typenet::BarChart bars;
+  bars.title = "Gradient Flow Through Layers";
+  bars.x_label = "Dense layer";
+  bars.y_label = "mean ||dL/dz|| in the last epoch";
+  bars.legend = "||dL/dz||";
+  for (std::size_t k = 0; k < h.gradient_norms.size(); ++k) {
+    bars.categories.push_back("layer " + std::to_string(k + 1) + " (" + std::to_string(Net::widths[k]) + "x" +
+                              std::to_string(Net::widths[k + 1]) + ")");
+    bars.values.push_back(h.gradient_norms[k]);
+  }
+  typenet::write_text_file(dir / "gradient_flow.svg", typenet::bar_chart_svg(bars));
+}
+
+void print_confusion(const typenet::ConfusionMatrix& m) {
+  std::printf("confusion matrix on the test set (rows: true class, columns: predicted class)\n%16s", "");
+  for (std::size_t p = 0; p < m.classes; ++p) std::printf("%6zu", p);
+  std::printf("\n");
+  for (std::size_t t = 0; t < m.classes; ++t) {
+    std::printf("%zu %-14s", t,
+                t < typenet::fashion_mnist_class_names.size() ? typenet::fashion_mnist_class_names[t] : "");
+    for (std::size_t p = 0; p < m.classes; ++p) std::printf("%6zu", m(t, p));
+    std::printf("\n");
+  }
+}
+
+int run(const Options& o) {
+  const auto start = Clock::now();
+  if (o.threads != 1)
+    std::printf("note: --threads %zu accepted, but the kernels are single-threaded for now: using 1 thread\n",
+                o.threads);
+  // Fail before training, not after it, when the model could not be saved.
+  if (o.save) {
+    const std::filesystem::path parent = std::filesystem::absolute(*o.save).parent_path();
+    if (!std::filesystem::is_directory(parent))
+      throw std::runtime_error(o.save->string() + ": cannot save: no such directory " + parent.string());
+  }
+  Net net{typenet::HeNormal{.seed = o.seed}};
+  if (o.load) {
+    typenet::load_model(net, *o.load);
+    if (!o.quiet) std::printf("loaded %s\n", o.load->string().c_str());
+  }
+
+  typenet::TrainTestSets data = typenet::load_fashion_mnist(o.data);
+  if (o.train_limit) data.train = typenet::first_samples(data.train, *o.train_limit);
+  if (o.test_limit) data.test = typenet::first_samples(data.test, *o.test_limit);
+  static_assert(Net::input_width == 28 * 28);  // DatasetSpec's default image size
+  if (!o.quiet)
+    std::printf("data: %zu training and %zu test images from %s (%.1f s)\n", data.train.count,
+                data.test.count, o.data.string().c_str(),
+                std::chrono::duration<double>(Clock::now() - start).count());
+  History history;
+  if (o.epochs > 0) {
+    const double default_lr = o.optimizer == "adam" ? 1e-3 : 0.1;
+    const double lr = o.lr.value_or(default_lr);
+    if (!o.quiet)
+      std::printf("training: %s, lr %g, batch %zu, %zu epochs, seed %llu\n", o.optimizer.c_str(), lr, o.batch,
+                  o.epochs, static_cast<unsigned long long>(o.seed));
+    if (o.optimizer == "sgd") history = train(net, o, typenet::SGD{.learning_rate = lr}, data);
+    if (o.optimizer == "momentum") history = train(net, o, typenet::Momentum{.learning_rate = lr}, data);
+    if (o.optimizer == "adam") history = train(net, o, typenet::Adam{.learning_rate = lr}, data);
+  }
+  const typenet::ConfusionMatrix confusion = typenet::confusion_matrix(net, data.test);
+  if (!o.quiet) print_confusion(confusion);
+  std::printf("test accuracy %.2f%% on %zu images\n", 100 * confusion.accuracy(), confusion.total());
+  if (o.save) {
+    typenet::save_model(net, *o.save);
+    if (!o.quiet) std::printf("saved %s\n", o.save->string().c_str());
+  }
+  if (o.plots) {
+    if (history.epochs.empty()) {
+      std::printf("note: no plots: nothing was trained\n");
+    } else {
+      write_plots(*o.plots, history);
+      if (!o.quiet) std::printf("plots in %s\n", o.plots->string().c_str());
+    }
+  }
+  std::printf("total time %.1f s\n", std::chrono::duration<double>(Clock::now() - start).count());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::optional<Options> options;
+  try {
+    options = parse(argc, argv);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "train_fashion_mnist: %s\n\n%s", e.message.c_str(), usage_text);
+    return 2;
+  }
+  if (!options) {
+    std::fputs(usage_text, stdout);
+    return 0;
+  }
+  try {
+    return run(*options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "train_fashion_mnist: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,86 @@
+// Reading IDX files (the MNIST / Fashion-MNIST format), raw or gzip-compressed.
+//
+// An IDX file is a big-endian header, then the payload:
+//   magic: 0x00 0x00 <element type> <number of dimensions>   (element type 0x08: unsigned byte)
+//   one u32 per dimension (images: count, rows, cols; labels: count)
+//   the elements, row-major, exactly as many as the dimensions multiply to.
+// Everything is checked: a bad file is a typenet::DataError whose message names the file, the field, the
+// value expected and the value found, e.g.
+//   train-images-idx3-ubyte.gz: header field 'magic': expected 0x00000803 (unsigned-byte, 3 dimensions),
+//   found 0x00000801 (unsigned-byte, 1 dimension)
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace typenet {
+
+// A data file that cannot be used: missing, unreadable, malformed, or not what the network expects.
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// One IDX array of unsigned bytes: its dimensions and its elements.
+struct IdxArray {
+  std::vector<std::size_t> dims;
+  std::vector<std::uint8_t> values;
+};
+
+// Parses IDX bytes (already decompressed) that must hold unsigned bytes in `expected_dims` dimensions.
+// `name` is the file name used in error messages.
+IdxArray parse_idx(std::span<const std::uint8_t> bytes, std::size_t expected_dims, const std::string& name);
+
+// Reads a whole file, decompressing it when it starts with the gzip magic bytes 1f 8b.
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
+
+// read_file_bytes + parse_idx.
+IdxArray read_idx(const std::filesystem::path& path, std::size_t expected_dims);
+
+// What a data set must look like to feed the network.
+struct DatasetSpec {
+  std::size_t rows = 28;     // image height
+  std::size_t cols = 28;     // image width; rows * cols is the network's input width
+  std::size_t classes = 10;  // every label must be below this
+};
+
+// Images as floats in [0, 1] (pixel / 255), one row of rows * cols per image, and their labels.
+struct Dataset {
+  std::vector<float> images;
+  std::vector<std::uint8_t> labels;
+  std::size_t count = 0, rows = 0, cols = 0;
+
+  std::size_t image_size() const { return rows * cols; }
+  const float* image(std::size_t i) const { return images.data() + i * image_size(); }
+};
+
+// Loads and cross-checks an image file (3 dimensions) and a label file (1 dimension).
+Dataset load_idx_dataset(const std::filesystem::path& images_path, const std::filesystem::path& labels_path,
+                         const DatasetSpec& spec = {});
+
+// The first min(n, count) samples of `data`.
+Dataset first_samples(const Dataset& data, std::size_t n);
+
+// Where Debian's dataset-fashion-mnist package puts the files.
+inline constexpr const char* default_fashion_mnist_dir = "/usr/share/datasets/fashion-mnist";
+
+struct TrainTestSets {
+  Dataset train, test;
+};
+
+// Loads train-{images-idx3,labels-idx1}-ubyte and t10k-... from `dir`, each with or without .gz.
+TrainTestSets load_fashion_mnist(const std::filesystem::path& dir = default_fashion_mnist_dir);
+
+// `dir/base.gz` if it exists, else `dir/base`; a DataError naming both when neither does.
+std::filesystem::path find_idx_file(const std::filesystem::path& dir, const std::string& base);
+
+inline constexpr std::array<const char*, 10> fashion_mnist_class_names = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+
+}  // namespace typenet

@@ -1,0 +1,143 @@
+// One training epoch over a Dataset: shuffle, then Trainer::step over every sample exactly once.
+//
+//   typenet::EpochStats stats = typenet::train_epoch<32>(trainer, data, seed, epoch);
+//
+// The order is a Fisher-Yates shuffle driven by std::mt19937_64 seeded from (seed, epoch), with our own
+// bounded draw: std::shuffle and std::uniform_int_distribution differ between standard libraries, this
+// does not, so a seed gives the same order (and, on one thread, the same weights) everywhere.
+//
+// The batch size B is a compile-time constant of Trainer::step. When B does not divide the sample count,
+// the trailing partial batch is still trained: as steps of the next smaller sizes of {128, 64, 32, 16, 8, 1}
+// (e.g. 27 left over at B = 32: 16 + 8 + 1 + 1 + 1), so every sample is used once per epoch. Like the
+// smaller last batch of other frameworks, each of these steps averages its loss over its own rows.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "typenet/core/matrix.hpp"
+#include "typenet/io/idx.hpp"
+#include "typenet/network/network.hpp"
+
+namespace typenet {
+
+// A uniform draw from [0, n), n > 0: rejection sampling on the engine's 64-bit output, so no bias.
+inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
+  const std::uint64_t threshold = (0 - n) % n;  // 2^64 mod n: draws below it would favour small results
+  for (;;) {
+    const std::uint64_t r = rng();
+    if (r >= threshold) return r % n;
+  }
+}
+
+// Fisher-Yates: every permutation equally likely.
+inline void shuffle_in_place(std::vector<std::uint32_t>& order, std::mt19937_64& rng) {
+  for (std::size_t i = order.size(); i > 1; --i) {
+    const std::size_t j = std::size_t(uniform_below(rng, i));
+    std::swap(order[i - 1], order[j]);
+  }
+}
+
+// The sample order of `epoch` (counted from 0); a function of (count, seed, epoch) only.
+inline std::vector<std::uint32_t> epoch_order(std::size_t count, std::uint64_t seed, std::size_t epoch) {
+  std::vector<std::uint32_t> order(count);
+  for (std::size_t i = 0; i < count; ++i) order[i] = std::uint32_t(i);
+  std::seed_seq seq{std::uint32_t(seed), std::uint32_t(seed >> 32), std::uint32_t(epoch),
+                    std::uint32_t(epoch >> 32)};
+  std::mt19937_64 rng(seq);
+  shuffle_in_place(order, rng);
+  return order;
+}
+
+struct EpochStats {
+  double mean_loss = 0;  // over samples, as the weights moved during the epoch
+  std::size_t samples = 0;
+  std::size_t steps = 0;
+  std::vector<double> mean_gradient_norms;  // ||dL/dz|| per Dense layer, averaged over the epoch's steps
+};
+
+// Called after every step with the number of samples trained so far and the epoch's total.
+using EpochProgress = std::function<void(std::size_t done, std::size_t total)>;
+
+namespace detail {
+
+// The network a Trainer trains (Trainer names it only through network()).
+template <class Trainer>
+using trained_network = std::remove_reference_t<decltype(std::declval<Trainer&>().network())>;
+
+inline constexpr std::array<std::size_t, 7> remainder_batch_sizes = {256, 128, 64, 32, 16, 8, 1};
+
+constexpr std::size_t next_smaller_batch(std::size_t b) {
+  for (std::size_t size : remainder_batch_sizes)
+    if (size < b) return size;
+  return 0;
+}
+
+inline void check_image_width(const Dataset& data, std::size_t input_width) {
+  if (data.image_size() != input_width)
+    throw DataError("dataset: image size: expected " + std::to_string(input_width) +
+                    " pixels (the network's input width), found " + std::to_string(data.image_size()));
+}
+
+// Steps of B rows while at least B samples are left, then hands the rest to the next smaller size.
+template <std::size_t B, class Trainer>
+void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std::uint32_t>& order,
+                    std::size_t& position, EpochStats& stats, std::vector<double>& norm_sums,
+                    const EpochProgress& progress) {
+  using T = typename Trainer::T;
+  constexpr std::size_t width = trained_network<Trainer>::input_width;
+  if (order.size() - position >= B) {
+    Matrix<T, B, width> x;
+    Labels<B> labels;
+    while (order.size() - position >= B) {
+      for (std::size_t r = 0; r < B; ++r) {
+        const std::uint32_t sample = order[position + r];
+        const float* image = data.image(sample);
+        T* row = x.data() + r * width;
+        for (std::size_t c = 0; c < width; ++c) row[c] = T(image[c]);
+        labels[r] = data.labels[sample];
+      }
+      const T loss = trainer.step(x, labels);
+      position += B;
+      stats.mean_loss += double(loss) * B;
+      ++stats.steps;
+      const auto& norms = trainer.gradient_norms();
+      for (std::size_t k = 0; k < norms.size(); ++k) norm_sums[k] += double(norms[k]);
+      if (progress) progress(position, order.size());
+    }
+  }
+  if constexpr (next_smaller_batch(B) > 0) {
+    if (position < order.size())
+      train_in_steps<next_smaller_batch(B)>(trainer, data, order, position, stats, norm_sums, progress);
+  }
+}
+
+}  // namespace detail
+
+// Trains one epoch of batches of B samples (see the top of this file for the order and the last batch).
+template <std::size_t B, class Trainer>
+EpochStats train_epoch(Trainer& trainer, const Dataset& data, std::uint64_t seed, std::size_t epoch,
+                       const EpochProgress& progress = {}) {
+  static_assert(B > 0, "typenet::train_epoch: the batch size must be positive");
+  detail::check_image_width(data, detail::trained_network<Trainer>::input_width);
+  const std::vector<std::uint32_t> order = epoch_order(data.count, seed, epoch);
+  EpochStats stats;
+  std::vector<double> norm_sums(detail::trained_network<Trainer>::stage_count, 0.0);
+  std::size_t position = 0;
+  detail::train_in_steps<B>(trainer, data, order, position, stats, norm_sums, progress);
+  stats.samples = position;
+  if (stats.samples > 0) stats.mean_loss /= double(stats.samples);
+  stats.mean_gradient_norms.resize(norm_sums.size());
+  for (std::size_t k = 0; k < norm_sums.size(); ++k)
+    stats.mean_gradient_norms[k] = stats.steps ? norm_sums[k] / double(stats.steps) : 0.0;
+  return stats;
+}
+
+}  // namespace typenet

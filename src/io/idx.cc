@@ -1,0 +1,231 @@
+// IDX reading: see include/typenet/io/idx.hpp.
+#include "typenet/io/idx.hpp"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace typenet {
+namespace {
+
+constexpr std::uint8_t unsigned_byte_type = 0x08;
+
+std::string hex32(std::uint32_t v) {
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "0x%08x", v);
+  return buffer;
+}
+
+const char* element_type_name(std::uint8_t type) {
+  switch (type) {
+    case 0x08:
+      return "unsigned-byte";
+    case 0x09:
+      return "signed-byte";
+    case 0x0b:
+      return "short";
+    case 0x0c:
+      return "int";
+    case 0x0d:
+      return "float";
+    case 0x0e:
+      return "double";
+    default:
+      return nullptr;
+  }
+}
+
+// "unsigned-byte, 3 dimensions", or why the value is no IDX magic at all.
+std::string describe_magic(std::uint32_t magic) {
+  if ((magic >> 16) != 0) return "not an IDX file: the first two bytes must be zero";
+  const auto type = std::uint8_t(magic >> 8);
+  const auto dims = std::uint8_t(magic);
+  std::ostringstream out;
+  if (const char* name = element_type_name(type)) {
+    out << name;
+  } else {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "unknown element type 0x%02x", unsigned(type));
+    out << buffer;
+  }
+  out << ", " << unsigned(dims) << (dims == 1 ? " dimension" : " dimensions");
+  return out.str();
+}
+
+[[noreturn]] void fail(const std::string& name, const std::string& field, const std::string& expected,
+                       const std::string& found) {
+  throw DataError(name + ": " + field + ": expected " + expected + ", found " + found);
+}
+
+std::uint32_t read_be32(const std::uint8_t* p) {
+  return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 |
+         std::uint32_t(p[3]);
+}
+
+const char* dimension_name(std::size_t i) {
+  return i == 0 ? "count" : i == 1 ? "rows" : "columns";
+}
+
+std::string join_dims(const std::vector<std::size_t>& dims) {
+  std::string s;
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? " x " : "") + std::to_string(dims[i]);
+  return s;
+}
+
+std::vector<std::uint8_t> read_gzip(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  gzFile file = gzopen(name.c_str(), "rb");
+  if (file == nullptr) throw DataError(name + ": cannot open: " + std::strerror(errno));
+  std::vector<std::uint8_t> bytes;
+  std::uint8_t chunk[1 << 16];
+  for (;;) {
+    const int n = gzread(file, chunk, sizeof chunk);
+    if (n < 0) break;  // the error is reported below
+    if (n == 0) break;
+    bytes.insert(bytes.end(), chunk, chunk + n);
+  }
+  int code = Z_OK;
+  const char* message = gzerror(file, &code);
+  const std::string error = code == Z_OK ? "" : message;
+  gzclose_r(file);
+  // Z_BUF_ERROR is zlib's "unexpected end of file": a truncated archive, never a short but valid one.
+  if (code != Z_OK) fail(name, "gzip stream", "a complete, valid stream", error);
+  return bytes;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(name + ": cannot open: " + std::strerror(errno));
+  // The gzip magic bytes decide, not the file name.
+  char magic[2] = {};
+  in.read(magic, 2);
+  if (in.gcount() == 2 && std::uint8_t(magic[0]) == 0x1f && std::uint8_t(magic[1]) == 0x8b)
+    return read_gzip(path);
+  in.clear();
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0);
+  if (size < 0 || !in) throw DataError(name + ": cannot determine the file size");
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+  in.read(reinterpret_cast<char*>(bytes.data()), size);
+  if (in.gcount() != size) throw DataError(name + ": read error");
+  return bytes;
+}
+
+IdxArray parse_idx(std::span<const std::uint8_t> bytes, std::size_t expected_dims, const std::string& name) {
+  const std::uint32_t expected_magic = std::uint32_t(unsigned_byte_type) << 8 | std::uint32_t(expected_dims);
+  if (bytes.size() < 4)
+    fail(name, "header", "at least 4 bytes (the magic number)", std::to_string(bytes.size()) + " bytes");
+  const std::uint32_t magic = read_be32(bytes.data());
+  if (magic != expected_magic)
+    fail(name, "header field 'magic'", hex32(expected_magic) + " (" + describe_magic(expected_magic) + ")",
+         hex32(magic) + " (" + describe_magic(magic) + ")");
+
+  const std::size_t header_size = 4 + 4 * expected_dims;
+  if (bytes.size() < header_size)
+    fail(name, "header",
+         std::to_string(header_size) + " bytes (magic and " + std::to_string(expected_dims) +
+             " dimension sizes)",
+         std::to_string(bytes.size()) + " bytes");
+
+  IdxArray array;
+  std::size_t product = 1;
+  for (std::size_t i = 0; i < expected_dims; ++i) {
+    const std::size_t dim = read_be32(bytes.data() + 4 + 4 * i);
+    const std::string field =
+        "header field 'dimension " + std::to_string(i) + " (" + dimension_name(i) + ")'";
+    if (dim == 0) fail(name, field, "a non-zero size", "0");
+    array.dims.push_back(dim);
+    // A product that wraps around could match a short file by accident.
+    if (product > std::numeric_limits<std::size_t>::max() / dim) {
+      for (std::size_t j = i + 1; j < expected_dims; ++j)
+        array.dims.push_back(read_be32(bytes.data() + 4 + 4 * j));
+      fail(name, "header field 'dimensions'", "a product that fits in 64 bits",
+           join_dims(array.dims) + " (overflows)");
+    }
+    product *= dim;
+  }
+
+  const std::size_t payload = bytes.size() - header_size;
+  if (payload != product) {
+    const std::string expected = std::to_string(product) + " bytes (" + join_dims(array.dims) +
+                                 ") after the " + std::to_string(header_size) + "-byte header";
+    fail(name, payload < product ? "payload (truncated)" : "payload (trailing bytes)", expected,
+         std::to_string(payload) + " bytes");
+  }
+  array.values.assign(bytes.begin() + std::ptrdiff_t(header_size), bytes.end());
+  return array;
+}
+
+IdxArray read_idx(const std::filesystem::path& path, std::size_t expected_dims) {
+  const std::vector<std::uint8_t> bytes = read_file_bytes(path);
+  return parse_idx(bytes, expected_dims, path.string());
+}
+
+Dataset load_idx_dataset(const std::filesystem::path& images_path, const std::filesystem::path& labels_path,
+                         const DatasetSpec& spec) {
+  IdxArray images = read_idx(images_path, 3);
+  const IdxArray labels = read_idx(labels_path, 1);
+  const std::string images_name = images_path.string(), labels_name = labels_path.string();
+
+  if (images.dims[1] != spec.rows || images.dims[2] != spec.cols)
+    fail(images_name, "header fields 'rows' x 'columns'",
+         std::to_string(spec.rows) + "x" + std::to_string(spec.cols) + " (" +
+             std::to_string(spec.rows * spec.cols) + " pixels, the network's input width)",
+         std::to_string(images.dims[1]) + "x" + std::to_string(images.dims[2]));
+  if (images.dims[0] != labels.dims[0])
+    fail(labels_name, "header field 'count'",
+         std::to_string(images.dims[0]) + " labels (the image count of " + images_name + ")",
+         std::to_string(labels.dims[0]));
+  for (std::size_t i = 0; i < labels.values.size(); ++i)
+    if (labels.values[i] >= spec.classes)
+      fail(labels_name, "label " + std::to_string(i), "a class below " + std::to_string(spec.classes),
+           std::to_string(unsigned(labels.values[i])));
+
+  Dataset data;
+  data.count = images.dims[0];
+  data.rows = spec.rows;
+  data.cols = spec.cols;
+  data.images.resize(images.values.size());
+  for (std::size_t i = 0; i < images.values.size(); ++i) data.images[i] = float(images.values[i]) / 255.0f;
+  data.labels = labels.values;
+  return data;
+}
+
+Dataset first_samples(const Dataset& data, std::size_t n) {
+  Dataset out;
+  out.count = std::min(n, data.count);
+  out.rows = data.rows;
+  out.cols = data.cols;
+  out.images.assign(data.images.begin(), data.images.begin() + std::ptrdiff_t(out.count * data.image_size()));
+  out.labels.assign(data.labels.begin(), data.labels.begin() + std::ptrdiff_t(out.count));
+  return out;
+}
+
+std::filesystem::path find_idx_file(const std::filesystem::path& dir, const std::string& base) {
+  const std::filesystem::path gz = dir / (base + ".gz"), raw = dir / base;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(gz, ec)) return gz;
+  if (std::filesystem::is_regular_file(raw, ec)) return raw;
+  throw DataError((dir / base).string() + ": data file: expected " + gz.filename().string() + " or " +
+                  raw.filename().string() + " in " + dir.string() + ", found neither");
+}
+
+TrainTestSets load_fashion_mnist(const std::filesystem::path& dir) {
+  TrainTestSets sets;
+  sets.train = load_idx_dataset(find_idx_file(dir, "train-images-idx3-ubyte"),
+                                find_idx_file(dir, "train-labels-idx1-ubyte"));
+  sets.test = load_idx_dataset(find_idx_file(dir, "t10k-images-idx3-ubyte"),
+                               find_idx_file(dir, "t10k-labels-idx1-ubyte"));
+  return sets;
+}
+
+}  // namespace typenet

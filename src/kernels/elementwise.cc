@@ -1,0 +1,309 @@
+// Elementwise kernels and the row-wise losses: activations, softmax, softmax cross-entropy, MSE, sum of
+// squares. Exp only ever sees non-positive arguments (sigmoid through e^-|z|, softmax through z - max), so
+// Highway's Exp (valid for float up to about +104) is exact to float precision over the whole range.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#undef HWY_TARGET_INCLUDE
+// Found through the public include directory (include/../src/kernels), which every typenet TU has.
+#define HWY_TARGET_INCLUDE "../src/kernels/elementwise.cc"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/contrib/math/math-inl.h>
+#include <hwy/highway.h>
+
+#include "dispatch_probe.hpp"
+#include "simd_common-inl.h"
+#include "typenet/kernels/kernels.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace typenet::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using std::size_t;
+
+// Applies f(d, index) -> vector to every full vector of [0, count) and to the tail, giving f the number of
+// valid lanes so it can load and store the tail without touching memory past the end.
+template <class D, class F>
+HWY_INLINE void ForEachVector(D d, size_t count, const F& f) {
+  const size_t L = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + L <= count; i += L) f(i, L);
+  if (i < count) f(i, count - i);
+}
+
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE hn::VFromD<D> Load(D d, const T* p, size_t width) {
+  return width == hn::Lanes(d) ? hn::LoadU(d, p) : LoadPartial(d, p, width);
+}
+template <class D, class V, class T = hn::TFromD<D>>
+HWY_INLINE void Store(D d, V v, T* p, size_t width) {
+  if (width == hn::Lanes(d)) {
+    hn::StoreU(v, d, p);
+  } else {
+    StorePartial(d, v, p, width);
+  }
+}
+
+template <class T>
+HWY_INLINE void ActivationForward(const T* in, T* out, size_t count, Activation act) {
+  const hn::ScalableTag<T> d;
+  // The switch is outside the loop so each loop body is a single activation.
+  switch (act) {
+    case Activation::sigmoid:
+      return ForEachVector(d, count,
+                           [&](size_t i, size_t w) { Store(d, Sigmoid(d, Load(d, in + i, w)), out + i, w); });
+    case Activation::relu:
+      return ForEachVector(d, count, [&](size_t i, size_t w) {
+        Store(d, Activate(d, Load(d, in + i, w), Activation::relu), out + i, w);
+      });
+    case Activation::identity:
+      break;
+  }
+  ForEachVector(d, count, [&](size_t i, size_t w) { Store(d, Load(d, in + i, w), out + i, w); });
+}
+
+template <class T>
+HWY_INLINE void ActivationBackward(const T* out, const T* d_out, T* d_in, size_t count, Activation act) {
+  const hn::ScalableTag<T> d;
+  ForEachVector(d, count, [&](size_t i, size_t w) {
+    const auto derivative = DerivativeFromOutput(d, Load(d, out + i, w), act);
+    Store(d, hn::Mul(Load(d, d_out + i, w), derivative), d_in + i, w);
+  });
+}
+
+// Softmax of one row with its maximum subtracted. Writes probs and returns log(sum(exp(z - max))) and max,
+// from which the cross-entropy of any target is log_sum - (z[c] - max): finite even where probs underflow.
+template <class T>
+struct RowLogSum {
+  T max;
+  T log_sum;
+};
+
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE RowLogSum<T> SoftmaxRow(D d, const T* z, T* p, size_t cols) {
+  using V = hn::VFromD<D>;
+  const size_t L = hn::Lanes(d);
+  const V lowest = hn::Set(d, -std::numeric_limits<T>::infinity());
+  if (cols <= L) {  // the 10-wide output layer: one vector, all in registers
+    const auto valid = hn::FirstN(d, cols);
+    const V logits = hn::IfThenElse(valid, Load(d, z, cols), lowest);
+    const V max = hn::MaxOfLanes(d, logits);
+    const V e = hn::IfThenElseZero(valid, hn::Exp(d, hn::Sub(logits, max)));
+    const V sum = hn::SumOfLanes(d, e);
+    Store(d, hn::Div(e, sum), p, cols);
+    return {hn::GetLane(max), std::log(hn::GetLane(sum))};
+  }
+  V max = lowest;
+  ForEachVector(d, cols, [&](size_t c, size_t w) {
+    max = hn::Max(max, hn::IfThenElse(hn::FirstN(d, w), Load(d, z + c, w), lowest));
+  });
+  max = hn::MaxOfLanes(d, max);
+  V sum = hn::Zero(d);
+  ForEachVector(d, cols, [&](size_t c, size_t w) {
+    const V e = hn::IfThenElseZero(hn::FirstN(d, w), hn::Exp(d, hn::Sub(Load(d, z + c, w), max)));
+    sum = hn::Add(sum, e);
+    Store(d, e, p + c, w);
+  });
+  sum = hn::SumOfLanes(d, sum);
+  ForEachVector(d, cols, [&](size_t c, size_t w) { Store(d, hn::Div(Load(d, p + c, w), sum), p + c, w); });
+  return {hn::GetLane(max), std::log(hn::GetLane(sum))};
+}
+
+template <class T>
+HWY_INLINE void Softmax(const T* logits, T* probs, size_t rows, size_t cols) {
+  const hn::ScalableTag<T> d;
+  for (size_t r = 0; r < rows; ++r) SoftmaxRow(d, logits + r * cols, probs + r * cols, cols);
+}
+
+// d_logits = (probs - target) / rows for one row; target(c, width) gives the target vector at c.
+template <class D, class Target, class T = hn::TFromD<D>>
+HWY_INLINE void GradientRow(D d, const T* p, const Target& target, T* d_logits, size_t cols, T rows) {
+  const auto divisor = hn::Set(d, rows);
+  ForEachVector(d, cols, [&](size_t c, size_t w) {
+    Store(d, hn::Div(hn::Sub(Load(d, p + c, w), target(c, w)), divisor), d_logits + c, w);
+  });
+}
+
+template <class T>
+HWY_INLINE T SoftmaxCrossEntropyLabels(const T* logits, const std::uint32_t* labels, T* probs, T* d_logits,
+                                       size_t rows, size_t cols) {
+  const hn::ScalableTag<T> d;
+  T loss = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    const T* z = logits + r * cols;
+    const size_t label = labels[r];
+    const T z_label = z[label];  // read before the row's probs are written (they may alias the logits)
+    const RowLogSum<T> s = SoftmaxRow(d, z, probs + r * cols, cols);
+    loss += s.log_sum - (z_label - s.max);
+    if (d_logits) {
+      const auto one_hot = [&](size_t c, size_t) {
+        return hn::IfThenElseZero(hn::Eq(hn::Iota(d, T(c)), hn::Set(d, T(label))), hn::Set(d, T(1)));
+      };
+      GradientRow(d, probs + r * cols, one_hot, d_logits + r * cols, cols, T(rows));
+    }
+  }
+  return loss / T(rows);
+}
+
+template <class T>
+HWY_INLINE T SoftmaxCrossEntropyTargets(const T* logits, const T* targets, T* probs, T* d_logits, size_t rows,
+                                        size_t cols) {
+  const hn::ScalableTag<T> d;
+  T loss = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    const T* z = logits + r * cols;
+    const T* t = targets + r * cols;
+    const RowLogSum<T> s = SoftmaxRow(d, z, probs + r * cols, cols);
+    // sum over target != 0 of t * (log_sum - (z - max)); zero targets are skipped as in the reference, so a
+    // -inf logit with target 0 contributes nothing.
+    auto row_loss = hn::Zero(d);
+    const auto log_sum = hn::Set(d, s.log_sum);
+    const auto max = hn::Set(d, s.max);
+    ForEachVector(d, cols, [&](size_t c, size_t w) {
+      const auto target = Load(d, t + c, w);
+      const auto term = hn::Mul(target, hn::Sub(log_sum, hn::Sub(Load(d, z + c, w), max)));
+      row_loss = hn::Add(row_loss, hn::IfThenElseZero(hn::Ne(target, hn::Zero(d)), term));
+    });
+    loss += HorizontalSum(d, row_loss);
+    if (d_logits) {
+      GradientRow(
+          d, probs + r * cols, [&](size_t c, size_t w) { return Load(d, t + c, w); }, d_logits + r * cols,
+          cols, T(rows));
+    }
+  }
+  return loss / T(rows);
+}
+
+template <class T>
+HWY_INLINE T MeanSquaredError(const T* y, const T* targets, T* d_y, size_t rows, size_t cols) {
+  const hn::ScalableTag<T> d;
+  const auto divisor = hn::Set(d, T(rows));
+  auto sum = hn::Zero(d);
+  ForEachVector(d, rows * cols, [&](size_t i, size_t w) {
+    const auto diff = hn::Sub(Load(d, y + i, w), Load(d, targets + i, w));
+    sum = hn::MulAdd(diff, diff, sum);
+    if (d_y) Store(d, hn::Div(diff, divisor), d_y + i, w);
+  });
+  return T(0.5) * HorizontalSum(d, sum) / T(rows);
+}
+
+template <class T>
+HWY_INLINE T SumOfSquares(const T* x, size_t count) {
+  const hn::ScalableTag<T> d;
+  // Two accumulators halve the FMA latency chain.
+  auto sum0 = hn::Zero(d);
+  auto sum1 = hn::Zero(d);
+  const size_t L = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + 2 * L <= count; i += 2 * L) {
+    const auto a = hn::LoadU(d, x + i);
+    const auto b = hn::LoadU(d, x + i + L);
+    sum0 = hn::MulAdd(a, a, sum0);
+    sum1 = hn::MulAdd(b, b, sum1);
+  }
+  ForEachVector(d, count - i, [&](size_t j, size_t w) {
+    const auto a = Load(d, x + i + j, w);
+    sum0 = hn::MulAdd(a, a, sum0);
+  });
+  return HorizontalSum(d, hn::Add(sum0, sum1));
+}
+
+#define TYPENET_ELEMENTWISE_ENTRY_POINTS(T, SUFFIX)                                                        \
+  void ActivationForward##SUFFIX(const T* in, T* out, size_t count, Activation act) {                      \
+    detail::note_target(HWY_TARGET);                                                                       \
+    ActivationForward(in, out, count, act);                                                                \
+  }                                                                                                        \
+  void ActivationBackward##SUFFIX(const T* out, const T* d_out, T* d_in, size_t count, Activation act) {   \
+    detail::note_target(HWY_TARGET);                                                                       \
+    ActivationBackward(out, d_out, d_in, count, act);                                                      \
+  }                                                                                                        \
+  void Softmax##SUFFIX(const T* logits, T* probs, size_t rows, size_t cols) {                              \
+    detail::note_target(HWY_TARGET);                                                                       \
+    Softmax(logits, probs, rows, cols);                                                                    \
+  }                                                                                                        \
+  T SoftmaxCrossEntropyLabels##SUFFIX(const T* logits, const std::uint32_t* labels, T* probs, T* d_logits, \
+                                      size_t rows, size_t cols) {                                          \
+    detail::note_target(HWY_TARGET);                                                                       \
+    return SoftmaxCrossEntropyLabels(logits, labels, probs, d_logits, rows, cols);                         \
+  }                                                                                                        \
+  T SoftmaxCrossEntropyTargets##SUFFIX(const T* logits, const T* targets, T* probs, T* d_logits,           \
+                                       size_t rows, size_t cols) {                                         \
+    detail::note_target(HWY_TARGET);                                                                       \
+    return SoftmaxCrossEntropyTargets(logits, targets, probs, d_logits, rows, cols);                       \
+  }                                                                                                        \
+  T MeanSquaredError##SUFFIX(const T* y, const T* targets, T* d_y, size_t rows, size_t cols) {             \
+    detail::note_target(HWY_TARGET);                                                                       \
+    return MeanSquaredError(y, targets, d_y, rows, cols);                                                  \
+  }                                                                                                        \
+  T SumOfSquares##SUFFIX(const T* x, size_t count) {                                                       \
+    detail::note_target(HWY_TARGET);                                                                       \
+    return SumOfSquares(x, count);                                                                         \
+  }
+
+TYPENET_ELEMENTWISE_ENTRY_POINTS(float, F32)
+TYPENET_ELEMENTWISE_ENTRY_POINTS(double, F64)
+#undef TYPENET_ELEMENTWISE_ENTRY_POINTS
+
+}  // namespace typenet::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace typenet::kernels {
+
+HWY_EXPORT(ActivationForwardF32);
+HWY_EXPORT(ActivationForwardF64);
+HWY_EXPORT(ActivationBackwardF32);
+HWY_EXPORT(ActivationBackwardF64);
+HWY_EXPORT(SoftmaxF32);
+HWY_EXPORT(SoftmaxF64);
+HWY_EXPORT(SoftmaxCrossEntropyLabelsF32);
+HWY_EXPORT(SoftmaxCrossEntropyLabelsF64);
+HWY_EXPORT(SoftmaxCrossEntropyTargetsF32);
+HWY_EXPORT(SoftmaxCrossEntropyTargetsF64);
+HWY_EXPORT(MeanSquaredErrorF32);
+HWY_EXPORT(MeanSquaredErrorF64);
+HWY_EXPORT(SumOfSquaresF32);
+HWY_EXPORT(SumOfSquaresF64);
+
+#define TYPENET_ELEMENTWISE_SEAM(T, SUFFIX)                                                                 \
+  template <>                                                                                               \
+  void activation_forward<T>(const T* in, T* out, std::size_t count, Activation act) {                      \
+    HWY_DYNAMIC_DISPATCH(ActivationForward##SUFFIX)(in, out, count, act);                                   \
+  }                                                                                                         \
+  template <>                                                                                               \
+  void activation_backward<T>(const T* out, const T* d_out, T* d_in, std::size_t count, Activation act) {   \
+    HWY_DYNAMIC_DISPATCH(ActivationBackward##SUFFIX)(out, d_out, d_in, count, act);                         \
+  }                                                                                                         \
+  template <>                                                                                               \
+  void softmax<T>(const T* logits, T* probs, std::size_t rows, std::size_t cols) {                          \
+    HWY_DYNAMIC_DISPATCH(Softmax##SUFFIX)(logits, probs, rows, cols);                                       \
+  }                                                                                                         \
+  template <>                                                                                               \
+  T softmax_cross_entropy<T>(const T* logits, const std::uint32_t* labels, T* probs, T* d_logits,           \
+                             std::size_t rows, std::size_t cols) {                                          \
+    return HWY_DYNAMIC_DISPATCH(SoftmaxCrossEntropyLabels##SUFFIX)(logits, labels, probs, d_logits, rows,   \
+                                                                   cols);                                   \
+  }                                                                                                         \
+  template <>                                                                                               \
+  T softmax_cross_entropy<T>(const T* logits, const T* targets, T* probs, T* d_logits, std::size_t rows,    \
+                             std::size_t cols) {                                                            \
+    return HWY_DYNAMIC_DISPATCH(SoftmaxCrossEntropyTargets##SUFFIX)(logits, targets, probs, d_logits, rows, \
+                                                                    cols);                                  \
+  }                                                                                                         \
+  template <>                                                                                               \
+  T mean_squared_error<T>(const T* y, const T* targets, T* d_y, std::size_t rows, std::size_t cols) {       \
+    return HWY_DYNAMIC_DISPATCH(MeanSquaredError##SUFFIX)(y, targets, d_y, rows, cols);                     \
+  }                                                                                                         \
+  template <>                                                                                               \
+  T sum_of_squares<T>(const T* x, std::size_t count) {                                                      \
+    return HWY_DYNAMIC_DISPATCH(SumOfSquares##SUFFIX)(x, count);                                            \
+  }
+
+TYPENET_ELEMENTWISE_SEAM(float, F32)
+TYPENET_ELEMENTWISE_SEAM(double, F64)
+#undef TYPENET_ELEMENTWISE_SEAM
+
+}  // namespace typenet::kernels
+#endif  // HWY_ONCE

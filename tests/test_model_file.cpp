@@ -1,0 +1,205 @@
+// Model files: a bit-exact round trip, every rejected file leaving the network untouched, and a failed save
+// leaving the previous file intact.
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "typenet/io/model_file.hpp"
+#include "typenet/layers/activations.hpp"
+#include "typenet/layers/dense.hpp"
+#include "typenet/layers/losses.hpp"
+#include "typenet/network/network.hpp"
+
+namespace fs = std::filesystem;
+using namespace typenet;
+using Catch::Matchers::Contains;
+using Bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+using FashionNet =
+    Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<128, 10>, SoftmaxCrossEntropy>;
+using NarrowNet =
+    Network<Dense<784, 256>, Sigmoid, Dense<256, 64>, Sigmoid, Dense<64, 10>, SoftmaxCrossEntropy>;
+using SmallNet = Network<Dense<6, 5>, ReLU, Dense<5, 3>, SoftmaxCrossEntropy>;
+using ShortNet = Network<Dense<6, 5>, SoftmaxCrossEntropy>;
+using SmallDoubleNet = BasicNetwork<double, Dense<6, 5>, ReLU, Dense<5, 3>, SoftmaxCrossEntropy>;
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::current_path() / "test_model_file_files";
+  fs::create_directories(dir);
+  return dir / name;
+}
+
+template <class Net>
+Bytes parameter_bits(const Net& net) {
+  Bytes out;
+  net.for_each_parameter_tensor([&](auto t) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(t.values.data());
+    out.insert(out.end(), p, p + t.values.size_bytes());
+  });
+  return out;
+}
+
+Bytes read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void write_all(const fs::path& path, const Bytes& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  REQUIRE(out.good());
+}
+
+// Loading `bytes` into a SmallNet must fail with `expected` in the message and change nothing.
+void require_rejected(const Bytes& bytes, const std::string& expected) {
+  const fs::path path = scratch("rejected.tnet");
+  write_all(path, bytes);
+  SmallNet net{HeNormal{.seed = 99}};
+  const Bytes before = parameter_bits(net);
+  REQUIRE_THROWS_MATCHES(load_model(net, path), ModelFileError,
+                         Catch::Matchers::Message(path.string() + ": " + expected));
+  REQUIRE(parameter_bits(net) == before);
+}
+
+}  // namespace
+
+TEST_CASE("save then load gives bit-identical parameters and predictions") {
+  FashionNet saved{HeNormal{.seed = 1}};
+  FashionNet loaded{HeNormal{.seed = 2}};
+  REQUIRE(parameter_bits(saved) != parameter_bits(loaded));
+  const fs::path path = scratch("fashion.tnet");
+  save_model(saved, path);
+  REQUIRE_FALSE(fs::exists(path.string() + ".tmp"));
+  REQUIRE(fs::file_size(path) == 20 + 16 * 3 + FashionNet::parameter_count * 4 + 4);
+  load_model(loaded, path);
+  REQUIRE(parameter_bits(saved) == parameter_bits(loaded));
+
+  Matrix<float, 5, 784> x;
+  for (std::size_t i = 0; i < x.size; ++i) x.data()[i] = float(i % 255) / 255.0f;
+  const auto a = saved.predict(x);
+  const auto b = loaded.predict(x);
+  REQUIRE(std::memcmp(a.data(), b.data(), sizeof(float) * a.size) == 0);
+}
+
+TEST_CASE("the file layout is the documented one") {
+  SmallNet net{HeNormal{.seed = 3}};
+  const Bytes bytes = encode_model(net);
+  REQUIRE(std::memcmp(bytes.data(), "TYPENET\0", 8) == 0);
+  REQUIRE(bytes[8] == 1);   // version, little-endian u32
+  REQUIRE(bytes[12] == 4);  // float
+  REQUIRE(bytes[16] == 2);  // two Dense layers
+  REQUIRE(bytes[20] == 6);  // layer 0: 6 in
+  REQUIRE(bytes[28] == 5);  //          5 out
+  REQUIRE(bytes[36] == 5);  // layer 1: 5 in
+  REQUIRE(bytes[44] == 3);  //          3 out
+  float first_weight;
+  std::memcpy(&first_weight, bytes.data() + 52, 4);  // (little-endian hosts)
+  REQUIRE(first_weight == net.layer<0>().weights(0, 0));
+  REQUIRE(bytes.size() == 52 + SmallNet::parameter_count * 4 + 4);
+}
+
+TEST_CASE("double networks round-trip too") {
+  SmallDoubleNet saved{HeNormal{.seed = 5}}, loaded{HeNormal{.seed = 6}};
+  save_model(saved, scratch("double.tnet"));
+  load_model(loaded, scratch("double.tnet"));
+  REQUIRE(parameter_bits(saved) == parameter_bits(loaded));
+}
+
+TEST_CASE("loading a file of another shape names the first differing layer and leaves the network alone") {
+  const fs::path path = scratch("model.tnet");
+  save_model(NarrowNet{HeNormal{.seed = 1}}, path);
+  FashionNet net{HeNormal{.seed = 7}};
+  const Bytes before = parameter_bits(net);
+  REQUIRE_THROWS_MATCHES(
+      load_model(net, path), ModelFileError,
+      Catch::Matchers::Message(path.string() + ": layer 1 (Dense): file has 256x64, network has 256x128"));
+  REQUIRE(parameter_bits(net) == before);
+}
+
+TEST_CASE("loading a file with another layer count or scalar type fails") {
+  save_model(ShortNet{}, scratch("short.tnet"));
+  require_rejected(read_all(scratch("short.tnet")), "layer count: file has 1 Dense layers, network has 2");
+  save_model(SmallDoubleNet{}, scratch("double.tnet"));
+  require_rejected(read_all(scratch("double.tnet")),
+                   "scalar type: file has 8 (double), network has 4 (float)");
+}
+
+TEST_CASE("corrupt files are rejected and leave the network alone") {
+  const Bytes good = encode_model(SmallNet{HeNormal{.seed = 11}});
+
+  Bytes bad = good;
+  bad[0] = 'X';
+  require_rejected(bad, "magic: expected \"TYPENET\\0\": not a typenet model file");
+
+  bad = good;
+  bad[8] = 2;
+  require_rejected(bad, "format version: file has 2, this build reads 1");
+
+  bad = good;
+  bad[12] = 3;
+  require_rejected(bad, "scalar type: file has 3 (unknown), network has 4 (float)");
+
+  bad = Bytes(good.begin(), good.begin() + 10);
+  require_rejected(bad, "truncated header: expected at least 20 bytes, found 10");
+
+  bad = Bytes(good.begin(), good.begin() + 30);
+  require_rejected(bad, "truncated layer table: expected 52 bytes for 2 layers, found 30");
+
+  bad = Bytes(good.begin(), good.end() - 1);
+  require_rejected(bad, "truncated: expected " + std::to_string(good.size()) + " bytes, found " +
+                            std::to_string(good.size() - 1));
+
+  bad = good;
+  bad.push_back(0);
+  require_rejected(bad, "trailing bytes: expected " + std::to_string(good.size()) + " bytes, found " +
+                            std::to_string(good.size() + 1));
+
+  bad = good;
+  bad[60] ^= 0x01;  // one bit of one weight
+  require_rejected(bad, "checksum: the file is corrupt (its CRC-32 does not match its contents)");
+}
+
+TEST_CASE("a failed save leaves the previous file intact") {
+  const fs::path path = scratch("keep.tnet");
+  SmallNet first{HeNormal{.seed = 1}}, second{HeNormal{.seed = 2}};
+  save_model(first, path);
+  const Bytes previous = read_all(path);
+
+  // The temporary file cannot be created (a directory is in its way): the save fails before `path`.
+  const fs::path tmp = path.string() + ".tmp";
+  fs::create_directories(tmp);
+  REQUIRE_THROWS_MATCHES(save_model(second, path), ModelFileError,
+                         Catch::Matchers::Predicate<ModelFileError>([&](const ModelFileError& e) {
+                           return std::string(e.what()).find(tmp.string() + ": cannot create") == 0;
+                         }));
+  fs::remove(tmp);
+  REQUIRE(read_all(path) == previous);
+
+  // A directory that does not exist.
+  REQUIRE_THROWS_AS(save_model(second, scratch("no-such-dir") / "model.tnet"), ModelFileError);
+
+  // The rename cannot replace a non-empty directory: the temporary file is cleaned up.
+  const fs::path dir_target = scratch("a-directory.tnet");
+  fs::create_directories(dir_target / "inside");
+  REQUIRE_THROWS_WITH(save_model(second, dir_target), Contains("cannot rename keep.tnet.tmp") ||
+                                                          Contains("cannot rename a-directory.tnet.tmp"));
+  REQUIRE_FALSE(fs::exists(dir_target.string() + ".tmp"));
+  REQUIRE(fs::is_directory(dir_target / "inside"));
+
+  // And a successful save replaces it.
+  save_model(second, path);
+  SmallNet check;
+  load_model(check, path);
+  REQUIRE(parameter_bits(check) == parameter_bits(second));
+}
+
+TEST_CASE("loading a missing file names it") {
+  SmallNet net;
+  REQUIRE_THROWS_WITH(load_model(net, scratch("absent.tnet")), Contains("absent.tnet: cannot open"));
+}

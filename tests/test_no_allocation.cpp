@@ -1,0 +1,153 @@
+// Trainer::step allocates nothing once the trainer is built. This file replaces the global operator new and
+// delete (every form) with counting versions, so it is its own test executable.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+
+#include "typenet/typenet.hpp"
+
+namespace {
+
+std::atomic<bool> counting{false};
+std::atomic<std::size_t> allocations{0};
+
+void* allocate(std::size_t size, std::size_t alignment) {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+  if (size == 0) size = 1;
+  void* p = nullptr;
+  if (alignment <= alignof(std::max_align_t)) {
+    p = std::malloc(size);
+  } else {
+    // aligned_alloc wants a size that is a multiple of the alignment.
+    p = std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+  }
+  return p;
+}
+
+void* allocate_or_throw(std::size_t size, std::size_t alignment) {
+  if (void* p = allocate(size, alignment)) return p;
+  throw std::bad_alloc();
+}
+
+}  // namespace
+
+void* operator new(std::size_t size) {
+  return allocate_or_throw(size, alignof(std::max_align_t));
+}
+void* operator new[](std::size_t size) {
+  return allocate_or_throw(size, alignof(std::max_align_t));
+}
+void* operator new(std::size_t size, std::align_val_t a) {
+  return allocate_or_throw(size, std::size_t(a));
+}
+void* operator new[](std::size_t size, std::align_val_t a) {
+  return allocate_or_throw(size, std::size_t(a));
+}
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  return allocate(size, alignof(std::max_align_t));
+}
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+  return allocate(size, alignof(std::max_align_t));
+}
+void* operator new(std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return allocate(size, std::size_t(a));
+}
+void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return allocate(size, std::size_t(a));
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+
+using namespace typenet;
+
+namespace {
+
+template <class T, std::size_t R, std::size_t C>
+Matrix<T, R, C> random_matrix(std::uint64_t seed) {
+  Matrix<T, R, C> m;
+  NormalSource source(seed);
+  for (T& v : m.values()) v = T(source.standard_normal());
+  return m;
+}
+
+// Heap allocations during 20 steps of a trainer built (and its inputs made) before counting starts.
+template <class Net, class Optimizer, class Targets, std::size_t B>
+std::size_t allocations_in_steps(Optimizer optimizer, const Matrix<float, B, Net::input_width>& x,
+                                 const Targets& targets, TrainerOptions options = {}) {
+  Net net{HeNormal{.seed = 1}};
+  Trainer trainer(net, optimizer, options);
+  allocations = 0;
+  counting = true;
+  float loss = 0;
+  for (int i = 0; i < 20; ++i) loss += trainer.step(x, targets);
+  counting = false;
+  CHECK(std::isfinite(loss));
+  return allocations;
+}
+
+using Classifier = Network<Dense<32, 64>, ReLU, Dense<64, 10>, SoftmaxCrossEntropy>;
+using Regressor = Network<Dense<32, 16>, Sigmoid, Dense<16, 3>, MeanSquaredError>;
+
+}  // namespace
+
+TEST_CASE("The counting allocator sees allocations (the test is not vacuous)", "[allocation]") {
+  allocations = 0;
+  counting = true;
+  auto* p = new Matrix<float, 4, 4>();
+  counting = false;
+  delete p;
+  CHECK(allocations == 2);  // the Matrix object and its aligned storage
+}
+
+TEST_CASE("Trainer::step allocates nothing after construction", "[allocation]") {
+  const auto x = random_matrix<float, 16, 32>(1);
+  Labels<16> labels{};
+  for (std::size_t r = 0; r < 16; ++r) labels[r] = std::uint32_t(r % 10);
+  Matrix<float, 16, 10> one_hot;
+  for (std::size_t r = 0; r < 16; ++r) one_hot(r, labels[r]) = 1;
+
+  CHECK(allocations_in_steps<Classifier>(SGD{.learning_rate = 0.01}, x, labels) == 0);  // fused SGD
+  CHECK(allocations_in_steps<Classifier>(SGD{.learning_rate = 0.01}, x, labels, {.clip_norm = 0.5}) == 0);
+  CHECK(allocations_in_steps<Classifier>(Momentum{.learning_rate = 0.01}, x, labels) == 0);
+  CHECK(allocations_in_steps<Classifier>(Adam{.learning_rate = 1e-3}, x, labels) == 0);
+  CHECK(allocations_in_steps<Classifier>(Adam{.learning_rate = 1e-3}, x, one_hot) == 0);
+  const auto targets = random_matrix<float, 16, 3>(2);
+  CHECK(allocations_in_steps<Regressor>(Momentum{.learning_rate = 0.01}, x, targets) == 0);
+}
