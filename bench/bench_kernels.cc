@@ -20,6 +20,7 @@
 #include <hwy/highway.h>
 
 #include "typenet/kernels/kernels.hpp"
+#include "typenet/kernels/thread_pool.hpp"
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -33,16 +34,24 @@ double g_peak_flops = 1;  // FLOP/s of one core, measured in main()
 
 // ------------------------------------------------------------------------------------------------ peak probe
 
-// 12 independent FMA chains (latency 4 x 2 FMA ports = 8 needed; 12 leaves slack), compiled for this
-// machine's static target: FLOP/s = 2 x lanes x 12 per iteration.
+// 12 independent FMA chains (latency 4 x 2 FMA pipes = 8 needed; 12 leaves slack), compiled for this
+// machine's static target: FLOP/s = 2 x lanes x 12 per iteration. Every chain starts from a different,
+// opaque value: with equal starts the compiler proves the chains equal and keeps ONE (a 4-cycle latency
+// chain whose time, counted as 12 chains, happened to look like a plausible peak).
 HWY_NOINLINE float FmaProbe(std::size_t iterations) {
   const hn::ScalableTag<float> d;
-  float start = 1.0f;
+  using V = hn::Vec<decltype(d)>;
+  float start[12], mul = 0.999999f, add = 1e-7f;
+  for (int i = 0; i < 12; ++i) start[i] = 1.0f + 0.01f * float(i);
   benchmark::DoNotOptimize(iterations);  // keeps the compiler from evaluating or hoisting the probe
   benchmark::DoNotOptimize(start);
-  auto a0 = hn::Set(d, start), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0,
-       a9 = a0, a10 = a0, a11 = a0;
-  const auto m = hn::Set(d, 0.999999f), c = hn::Set(d, 1e-7f);
+  benchmark::DoNotOptimize(mul);
+  benchmark::DoNotOptimize(add);
+  V a0 = hn::Set(d, start[0]), a1 = hn::Set(d, start[1]), a2 = hn::Set(d, start[2]),
+    a3 = hn::Set(d, start[3]), a4 = hn::Set(d, start[4]), a5 = hn::Set(d, start[5]),
+    a6 = hn::Set(d, start[6]), a7 = hn::Set(d, start[7]), a8 = hn::Set(d, start[8]),
+    a9 = hn::Set(d, start[9]), a10 = hn::Set(d, start[10]), a11 = hn::Set(d, start[11]);
+  const V m = hn::Set(d, mul), c = hn::Set(d, add);
   for (std::size_t i = 0; i < iterations; ++i) {
     a0 = hn::MulAdd(a0, m, c), a1 = hn::MulAdd(a1, m, c), a2 = hn::MulAdd(a2, m, c),
     a3 = hn::MulAdd(a3, m, c);
@@ -51,7 +60,7 @@ HWY_NOINLINE float FmaProbe(std::size_t iterations) {
     a8 = hn::MulAdd(a8, m, c), a9 = hn::MulAdd(a9, m, c), a10 = hn::MulAdd(a10, m, c);
     a11 = hn::MulAdd(a11, m, c);
   }
-  const auto s = hn::Add(
+  const V s = hn::Add(
       hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)),
       hn::Add(hn::Add(hn::Add(a4, a5), hn::Add(a6, a7)), hn::Add(hn::Add(a8, a9), hn::Add(a10, a11))));
   return hn::GetLane(s);
@@ -336,21 +345,26 @@ struct Net {
 
 constexpr float kLr = 1e-4f;  // small: the weights stay put over millions of benchmark iterations
 
+// threads > 1: the GEMMs get a ThreadPool (as Trainer does with TrainerOptions::threads); the FLOP rate and
+// pct_peak stay relative to ONE core's peak, so 2 threads can show up to 200%.
 template <int B>
-void TrainTypenet(benchmark::State& state) {
+void TrainTypenet(benchmark::State& state, int threads) {
   Net<B> n;
+  k::ThreadPool pool(static_cast<std::size_t>(threads));
+  k::ThreadPool* p = threads > 1 ? &pool : nullptr;
   for (auto _ : state) {
-    k::dense_forward(n.x.get(), n.w1.get(), n.b1.get(), n.a1.get(), B, kIn, kH1, Activation::sigmoid);
-    k::dense_forward(n.a1.get(), n.w2.get(), n.b2.get(), n.a2.get(), B, kH1, kH2, Activation::sigmoid);
-    k::dense_forward(n.a2.get(), n.w3.get(), n.b3.get(), n.z3.get(), B, kH2, kOut, Activation::identity);
+    k::dense_forward(n.x.get(), n.w1.get(), n.b1.get(), n.a1.get(), B, kIn, kH1, Activation::sigmoid, p);
+    k::dense_forward(n.a1.get(), n.w2.get(), n.b2.get(), n.a2.get(), B, kH1, kH2, Activation::sigmoid, p);
+    k::dense_forward(n.a2.get(), n.w3.get(), n.b3.get(), n.z3.get(), B, kH2, kOut, Activation::identity, p);
     benchmark::DoNotOptimize(
         k::softmax_cross_entropy(n.z3.get(), n.labels.data(), n.p.get(), n.d3.get(), B, kOut));
-    k::dense_backward_input(n.d3.get(), n.w3.get(), n.a2.get(), n.d2.get(), B, kH2, kOut,
-                            Activation::sigmoid);
-    k::dense_backward_params_sgd(n.a2.get(), n.d3.get(), n.w3.get(), n.b3.get(), kLr, B, kH2, kOut);
-    k::dense_backward_input(n.d2.get(), n.w2.get(), n.a1.get(), n.d1.get(), B, kH1, kH2, Activation::sigmoid);
-    k::dense_backward_params_sgd(n.a1.get(), n.d2.get(), n.w2.get(), n.b2.get(), kLr, B, kH1, kH2);
-    k::dense_backward_params_sgd(n.x.get(), n.d1.get(), n.w1.get(), n.b1.get(), kLr, B, kIn, kH1);
+    k::dense_backward_input(n.d3.get(), n.w3.get(), n.a2.get(), n.d2.get(), B, kH2, kOut, Activation::sigmoid,
+                            p);
+    k::dense_backward_params_sgd(n.a2.get(), n.d3.get(), n.w3.get(), n.b3.get(), kLr, B, kH2, kOut, p);
+    k::dense_backward_input(n.d2.get(), n.w2.get(), n.a1.get(), n.d1.get(), B, kH1, kH2, Activation::sigmoid,
+                            p);
+    k::dense_backward_params_sgd(n.a1.get(), n.d2.get(), n.w2.get(), n.b2.get(), kLr, B, kH1, kH2, p);
+    k::dense_backward_params_sgd(n.x.get(), n.d1.get(), n.w1.get(), n.b1.get(), kLr, B, kIn, kH1, p);
     benchmark::ClobberMemory();
   }
   SetFlopCounters(state, kTrainFlopPerSample * B, B);
@@ -502,9 +516,11 @@ void InferOpenBlas(benchmark::State& state) {
 template <int B>
 void RegisterTrain() {
   const std::string name = "W1/train/B" + std::to_string(B) + "/";
-  benchmark::RegisterBenchmark((name + "typenet").c_str(), TrainTypenet<B>);
+  benchmark::RegisterBenchmark((name + "typenet").c_str(), TrainTypenet<B>, 1);
   benchmark::RegisterBenchmark((name + "eigen").c_str(), TrainEigen<B>);
   benchmark::RegisterBenchmark((name + "openblas").c_str(), TrainOpenBlas<B>);
+  if (B != 128)  // batch 1 (stays on one thread), 32 (the smallest split products) and 256
+    benchmark::RegisterBenchmark((name + "typenet_2threads").c_str(), TrainTypenet<B>, 2);
 }
 template <int B>
 void RegisterInfer() {
@@ -530,6 +546,10 @@ int main(int argc, char** argv) {
     }
     g_peak_flops = best;
     benchmark::AddCustomContext("fma_peak_gflops", std::to_string(best * 1e-9));
+    // What the probe ran: its vector width and ISA (the static -march=native target). On AVX2 one core's
+    // peak is 2 FMA pipes x 8 lanes x 2 FLOP = 32 FLOP/cycle, so probe GFLOP/s / 32 is the core clock in GHz.
+    benchmark::AddCustomContext("fma_probe_isa", hwy::TargetName(HWY_STATIC_TARGET));
+    benchmark::AddCustomContext("fma_probe_lanes", std::to_string(hn::Lanes(hn::ScalableTag<float>())));
   }
   benchmark::RegisterBenchmark("peak/fma/1core/probe", BM_FmaPeak);
 

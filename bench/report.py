@@ -27,7 +27,16 @@ def load(argv):
 def main(argv):
     data = load(argv)
     ctx = data.get("context", {})
-    print("FMA peak (one core, probe): %s GFLOP/s" % ctx.get("fma_peak_gflops", "?"))
+    peak = ctx.get("fma_peak_gflops", "?")
+    isa, lanes = ctx.get("fma_probe_isa", "?"), ctx.get("fma_probe_lanes", "?")
+    print("FMA peak (one core, probe): %s GFLOP/s  [%s, %s float lanes, 12 independent FMA chains]" % (peak, isa, lanes))
+    try:
+        # Two FMA pipes per core on AVX2-class x86 (Zen 2-4, Haswell+): 2 pipes x lanes x 2 FLOP per cycle.
+        per_cycle = 2 * int(lanes) * 2
+        print("  = %d FLOP/cycle x %.2f GHz implied clock (2 FMA pipes x %s lanes x 2 FLOP)"
+              % (per_cycle, float(peak) / per_cycle, lanes))
+    except ValueError:
+        pass
     rows = OrderedDict()  # workload -> impl -> benchmark
     for b in data["benchmarks"]:
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
@@ -59,6 +68,13 @@ def main(argv):
         print("%-34s %10.2f %8.1f %7.1f %s %s %s %s %s" % (workload, t, gf, tb.get("pct_peak", 0), fmt(e), fmt(o),
                                                         fmt(lo), ratio(e), ratio(peer2)))
     print("t/eigen, t/peer2: typenet time / peer time (peer2 = OpenBLAS, or plain loops for W4); < 1: typenet faster")
+    threaded = [(w, i) for w, i in rows.items() if "typenet_2threads" in i and "typenet" in i]
+    if threaded:
+        print()
+        print("%-34s %12s %12s %9s" % ("threads (typenet)", "1 thread us", "2 threads us", "speedup"))
+        for workload, impls in threaded:
+            one, two = (impls[k]["real_time"] * unit_scale[impls[k]["time_unit"]] for k in ("typenet", "typenet_2threads"))
+            print("%-34s %12.2f %12.2f %8.2fx" % (workload, one, two, one / two))
 
 
 if __name__ == "__main__":

@@ -50,6 +50,10 @@ constexpr const char* usage_text = R"(usage: train_fashion_mnist [options]
   --batch N           batch size: 1, 8, 16, 32, 64, 128 or 256 (default 32)
   --lr X              learning rate (default 0.1 for sgd and momentum, 0.001 for adam)
   --optimizer NAME    sgd, momentum or adam (default sgd)
+  --clip-norm X       scale each step's gradient down to global L2 norm X when it is larger (default off);
+                      the remedy for a run whose loss explodes
+  --check-finite      stop with an error at the first NaN or Inf, naming the step, the layer, the row and
+                      the column (costs a pass over every output, gradient and parameter; default off)
   --seed N            seed of the initial weights and of the shuffles (default 42)
   --threads N         worker threads (default 1; the kernels are single-threaded for now)
   --save FILE         save the trained model (written to FILE.tmp, then renamed)
@@ -66,6 +70,8 @@ struct Options {
   std::size_t epochs = 10;
   std::size_t batch = 32;
   std::optional<double> lr;
+  double clip_norm = 0;  // 0: no clipping
+  bool check_finite = false;
   std::string optimizer = "sgd";
   std::uint64_t seed = 42;
   std::size_t threads = 1;
@@ -127,6 +133,11 @@ std::optional<Options> parse(int argc, char** argv) {
       o.batch = parse_unsigned<std::size_t>(flag, value());
     } else if (flag == "--lr") {
       o.lr = parse_positive_double(flag, value());
+    } else if (flag == "--clip-norm") {
+      o.clip_norm = parse_positive_double(flag, value());
+    } else if (flag == "--check-finite") {
+      no_value();
+      o.check_finite = true;
     } else if (flag == "--optimizer") {
       o.optimizer = value();
       if (o.optimizer != "sgd" && o.optimizer != "momentum" && o.optimizer != "adam")
@@ -254,7 +265,10 @@ struct History {
 
 template <class Optimizer>
 History train(Net& net, const Options& o, Optimizer optimizer, const typenet::TrainTestSets& data) {
-  typenet::Trainer trainer(net, optimizer, typenet::TrainerOptions{.reserve_rows = o.batch});
+  typenet::Trainer trainer(
+      net, optimizer,
+      typenet::TrainerOptions{
+          .clip_norm = o.clip_norm, .reserve_rows = o.batch, .check_finite = o.check_finite});
   History history;
   for (std::size_t epoch = 0; epoch < o.epochs; ++epoch) {
     Progress progress(!o.quiet, epoch + 1, o.epochs);
@@ -352,9 +366,12 @@ int run(const Options& o) {
   if (o.epochs > 0) {
     const double default_lr = o.optimizer == "adam" ? 1e-3 : 0.1;
     const double lr = o.lr.value_or(default_lr);
-    if (!o.quiet)
-      std::printf("training: %s, lr %g, batch %zu, %zu epochs, seed %llu\n", o.optimizer.c_str(), lr, o.batch,
+    if (!o.quiet) {
+      std::printf("training: %s, lr %g, batch %zu, %zu epochs, seed %llu", o.optimizer.c_str(), lr, o.batch,
                   o.epochs, static_cast<unsigned long long>(o.seed));
+      if (o.clip_norm > 0) std::printf(", gradient clipped to norm %g", o.clip_norm);
+      std::printf("%s\n", o.check_finite ? ", finite check on" : "");
+    }
     if (o.optimizer == "sgd") history = train(net, o, typenet::SGD{.learning_rate = lr}, data);
     if (o.optimizer == "momentum") history = train(net, o, typenet::Momentum{.learning_rate = lr}, data);
     if (o.optimizer == "adam") history = train(net, o, typenet::Adam{.learning_rate = lr}, data);

@@ -1,11 +1,13 @@
 // Model files: a bit-exact round trip, every rejected file leaving the network untouched, and a failed save
 // leaving the previous file intact.
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "typenet/io/model_file.hpp"
@@ -202,4 +204,41 @@ TEST_CASE("a failed save leaves the previous file intact") {
 TEST_CASE("loading a missing file names it") {
   SmallNet net;
   REQUIRE_THROWS_WITH(load_model(net, scratch("absent.tnet")), Contains("absent.tnet: cannot open"));
+}
+
+TEST_CASE("loading a directory names it, with a ModelFileError") {
+  // It opens like a file; its first read once threw the standard library's std::ios_base::failure.
+  const fs::path dir = scratch("a-directory-model.tnet");
+  fs::create_directories(dir);
+  SmallNet net;
+  REQUIRE_THROWS_MATCHES(load_model(net, dir), ModelFileError,
+                         Catch::Matchers::Message(dir.string() + ": cannot read: it is a directory"));
+}
+
+TEST_CASE("a save that runs out of disk space leaves the previous file intact and names the file") {
+  // /dev/full fails every write with ENOSPC: a symlink in place of the temporary file simulates a full disk.
+  REQUIRE(fs::exists("/dev/full"));
+  const std::string no_space = std::generic_category().message(ENOSPC);
+  const fs::path path = scratch("full.tnet");
+  const fs::path tmp = path.string() + ".tmp";
+  save_model(SmallNet{HeNormal{.seed = 1}}, path);
+  const Bytes previous = read_all(path);
+
+  auto save_onto_full_disk = [&](const auto& net) -> std::string {
+    fs::remove(tmp);
+    fs::create_symlink("/dev/full", tmp);
+    try {
+      save_model(net, path);
+    } catch (const ModelFileError& e) {
+      return e.what();
+    }
+    return "no ModelFileError";
+  };
+  // A small model fits stdio's buffer, so the flush fails; a large one fails in fwrite itself.
+  CHECK(save_onto_full_disk(SmallNet{HeNormal{.seed = 2}}) == tmp.string() + ": flush failed: " + no_space);
+  CHECK(save_onto_full_disk(FashionNet{HeNormal{.seed = 2}}) == tmp.string() + ": write failed: " + no_space);
+
+  REQUIRE(read_all(path) == previous);
+  REQUIRE_FALSE(fs::exists(fs::symlink_status(tmp)));  // the failed temporary file is gone
+  REQUIRE(fs::exists("/dev/full"));                    // (removing it removed the link, not the device)
 }

@@ -151,3 +151,15 @@ TEST_CASE("Trainer::step allocates nothing after construction", "[allocation]") 
   const auto targets = random_matrix<float, 16, 3>(2);
   CHECK(allocations_in_steps<Regressor>(Momentum{.learning_rate = 0.01}, x, targets) == 0);
 }
+
+TEST_CASE("Trainer::step on 2 threads allocates nothing after construction", "[allocation][threads]") {
+  // Large enough that the products are split over the pool.
+  using Wide = Network<Dense<256, 256>, Sigmoid, Dense<256, 10>, SoftmaxCrossEntropy>;
+  const auto x = random_matrix<float, 128, 256>(3);
+  Labels<128> labels{};
+  for (std::size_t r = 0; r < 128; ++r) labels[r] = std::uint32_t(r % 10);
+  CHECK(allocations_in_steps<Wide>(SGD{.learning_rate = 0.01}, x, labels,
+                                   {.reserve_rows = 128, .threads = 2}) == 0);
+  CHECK(allocations_in_steps<Wide>(Adam{.learning_rate = 1e-3}, x, labels,
+                                   {.reserve_rows = 128, .threads = 2}) == 0);
+}

@@ -3,12 +3,14 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <system_error>
 
 namespace typenet {
 namespace {
@@ -77,46 +79,69 @@ std::string join_dims(const std::vector<std::size_t>& dims) {
   return s;
 }
 
-std::vector<std::uint8_t> read_gzip(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  gzFile file = gzopen(name.c_str(), "rb");
-  if (file == nullptr) throw DataError(name + ": cannot open: " + std::strerror(errno));
-  std::vector<std::uint8_t> bytes;
-  std::uint8_t chunk[1 << 16];
-  for (;;) {
-    const int n = gzread(file, chunk, sizeof chunk);
-    if (n < 0) break;  // the error is reported below
-    if (n == 0) break;
-    bytes.insert(bytes.end(), chunk, chunk + n);
-  }
-  int code = Z_OK;
-  const char* message = gzerror(file, &code);
-  const std::string error = code == Z_OK ? "" : message;
-  gzclose_r(file);
-  // Z_BUF_ERROR is zlib's "unexpected end of file": a truncated archive, never a short but valid one.
-  if (code != Z_OK) fail(name, "gzip stream", "a complete, valid stream", error);
-  return bytes;
-}
-
 }  // namespace
+
+std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> compressed, const std::string& name) {
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) throw DataError(name + ": gzip stream: zlib cannot start");
+  struct End {
+    z_stream* z;
+    ~End() { inflateEnd(z); }
+  } end{&z};
+  auto corrupt = [&](const std::string& found) {
+    fail(name, "gzip stream", "a complete, valid stream", found);
+  };
+  constexpr std::size_t max_piece = std::numeric_limits<uInt>::max();  // zlib counts in uInt
+  std::vector<std::uint8_t> out(std::max<std::size_t>(compressed.size() * 2, 1024));
+  std::size_t fed = 0, produced = 0;
+  for (;;) {
+    if (z.avail_in == 0 && fed < compressed.size()) {
+      const std::size_t piece = std::min(compressed.size() - fed, max_piece);
+      // zlib's next_in is not const-qualified in every build, but inflate never writes through it.
+      z.next_in = const_cast<Bytef*>(compressed.data() + fed);
+      z.avail_in = uInt(piece);
+      fed += piece;
+    }
+    if (produced == out.size()) out.resize(out.size() * 2);
+    const std::size_t room = std::min(out.size() - produced, max_piece);
+    z.next_out = out.data() + produced;
+    z.avail_out = uInt(room);
+    const int code = inflate(&z, Z_NO_FLUSH);
+    produced += room - z.avail_out;
+    if (code == Z_STREAM_END) {
+      const std::size_t consumed = fed - z.avail_in;
+      if (consumed == compressed.size()) break;
+      // Another member may follow (`cat a.gz b.gz`); anything else after the stream is damage.
+      const std::size_t rest = compressed.size() - consumed;
+      if (rest < 2 || compressed[consumed] != 0x1f || compressed[consumed + 1] != 0x8b)
+        corrupt(std::to_string(rest) + " bytes after the end of the compressed data");
+      if (inflateReset(&z) != Z_OK) corrupt("a stream zlib cannot restart");
+      continue;
+    }
+    // With room to write, Z_BUF_ERROR means the input ran out before the stream ended.
+    if (code == Z_BUF_ERROR && z.avail_in == 0 && fed == compressed.size())
+      corrupt("a truncated stream (unexpected end of file)");
+    if (code != Z_OK) corrupt(z.msg != nullptr ? z.msg : "zlib error " + std::to_string(code));
+  }
+  out.resize(produced);
+  return out;
+}
 
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
   const std::string name = path.string();
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(name + ": cannot open: " + std::strerror(errno));
+  // A directory opens like a file but has no size to trust (tellg reports 2^63 - 1 for it).
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw DataError(name + ": cannot read: it is a directory");
+  // Read in pieces rather than trusting a reported size: pipes and /proc files have none.
+  std::vector<std::uint8_t> bytes;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0)
+    bytes.insert(bytes.end(), chunk, chunk + in.gcount());
+  if (in.bad()) throw DataError(name + ": read error");
   // The gzip magic bytes decide, not the file name.
-  char magic[2] = {};
-  in.read(magic, 2);
-  if (in.gcount() == 2 && std::uint8_t(magic[0]) == 0x1f && std::uint8_t(magic[1]) == 0x8b)
-    return read_gzip(path);
-  in.clear();
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  in.seekg(0);
-  if (size < 0 || !in) throw DataError(name + ": cannot determine the file size");
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), size);
-  if (in.gcount() != size) throw DataError(name + ": read error");
+  if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) return gunzip(bytes, name);
   return bytes;
 }
 

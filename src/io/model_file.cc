@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 #include <system_error>
 
 namespace typenet::detail {
@@ -62,7 +61,14 @@ void write_file_atomically(const std::filesystem::path& path, std::span<const st
 std::vector<std::uint8_t> read_model_bytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ModelFileError(path.string() + ": cannot open: " + std::generic_category().message(errno));
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // A directory opens like a file, then fails its first read with an exception of the standard library's.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw ModelFileError(path.string() + ": cannot read: it is a directory");
+  std::vector<std::uint8_t> bytes;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0)
+    bytes.insert(bytes.end(), chunk, chunk + in.gcount());
   if (in.bad()) throw ModelFileError(path.string() + ": read error");
   return bytes;
 }

@@ -14,4 +14,8 @@ inline void note_target(std::int64_t target) {
   last_dispatched_target.store(target, std::memory_order_relaxed);
 }
 
+// The HWY_TARGETS mask the kernels were compiled with (src/kernels/targets.h decides it, so it differs from
+// what a test translation unit sees in HWY_TARGETS).
+std::int64_t compiled_targets();
+
 }  // namespace typenet::kernels::detail

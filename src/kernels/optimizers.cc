@@ -1,15 +1,16 @@
 // Parameter updates: scale, SGD, momentum, Adam. Each is one streaming pass over its arrays.
+#include "kernels/targets.h"  // first: decides the Highway targets
+
 #include <cstddef>
 
 #undef HWY_TARGET_INCLUDE
-// Found through the public include directory (include/../src/kernels), which every typenet TU has.
-#define HWY_TARGET_INCLUDE "../src/kernels/optimizers.cc"
-#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#define HWY_TARGET_INCLUDE "kernels/optimizers.cc"  // found through the private include directory src/
+#include <hwy/foreach_target.h>                     // IWYU pragma: keep
 
 #include <hwy/highway.h>
 
-#include "dispatch_probe.hpp"
-#include "simd_common-inl.h"
+#include "kernels/dispatch_probe.hpp"
+#include "kernels/simd_common-inl.h"
 #include "typenet/kernels/kernels.hpp"
 
 HWY_BEFORE_NAMESPACE();

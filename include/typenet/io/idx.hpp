@@ -37,7 +37,11 @@ struct IdxArray {
 // `name` is the file name used in error messages.
 IdxArray parse_idx(std::span<const std::uint8_t> bytes, std::size_t expected_dims, const std::string& name);
 
-// Reads a whole file, decompressing it when it starts with the gzip magic bytes 1f 8b.
+// Decompresses gzip data held in memory (one or more members, nothing after them); a DataError naming `name`
+// when it is truncated or corrupt.
+std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> compressed, const std::string& name);
+
+// Reads a whole file, decompressing it (gunzip) when it starts with the gzip magic bytes 1f 8b.
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
 
 // read_file_bytes + parse_idx.

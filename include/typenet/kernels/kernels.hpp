@@ -11,31 +11,49 @@
 
 namespace typenet::kernels {
 
+class ThreadPool;  // thread_pool.hpp
+
 // The activation fused into a dense layer's forward pass; its derivative is fused into the backward pass
 // of the next layer, written through the activation's output a: sigmoid a(1-a), relu [a > 0].
 enum class Activation : std::uint8_t { identity, sigmoid, relu };
+
+// The three dense-layer products come in two forms: one thread, or spread over `pool`'s threads when the
+// product is large enough to gain (null pool, or a small product: one thread). Results are bitwise the
+// same either way.
 
 // out[rows x cols] = act(in[rows x inner] * weights[inner x cols] + bias[cols])
 template <class T>
 void dense_forward(const T* in, const T* weights, const T* bias, T* out, std::size_t rows, std::size_t inner,
                    std::size_t cols, Activation act);
+template <class T>
+void dense_forward(const T* in, const T* weights, const T* bias, T* out, std::size_t rows, std::size_t inner,
+                   std::size_t cols, Activation act, ThreadPool* pool);
 
 // d_in[rows x inner] = (d_out[rows x cols] * weights^T) (.) act'(in), where `in` is the output of the
 // activation `in_act` that fed this layer (Activation::identity: no factor).
 template <class T>
 void dense_backward_input(const T* d_out, const T* weights, const T* in, T* d_in, std::size_t rows,
                           std::size_t inner, std::size_t cols, Activation in_act);
+template <class T>
+void dense_backward_input(const T* d_out, const T* weights, const T* in, T* d_in, std::size_t rows,
+                          std::size_t inner, std::size_t cols, Activation in_act, ThreadPool* pool);
 
 // d_weights[inner x cols] = in^T * d_out; d_bias[cols] = column sums of d_out.
 template <class T>
 void dense_backward_params(const T* in, const T* d_out, T* d_weights, T* d_bias, std::size_t rows,
                            std::size_t inner, std::size_t cols);
+template <class T>
+void dense_backward_params(const T* in, const T* d_out, T* d_weights, T* d_bias, std::size_t rows,
+                           std::size_t inner, std::size_t cols, ThreadPool* pool);
 
 // Plain SGD fused into the gradient pass, so dW never goes to memory:
 // weights -= lr * in^T * d_out; bias -= lr * column sums of d_out.
 template <class T>
 void dense_backward_params_sgd(const T* in, const T* d_out, T* weights, T* bias, T learning_rate,
                                std::size_t rows, std::size_t inner, std::size_t cols);
+template <class T>
+void dense_backward_params_sgd(const T* in, const T* d_out, T* weights, T* bias, T learning_rate,
+                               std::size_t rows, std::size_t inner, std::size_t cols, ThreadPool* pool);
 
 // out = act(in), elementwise: for an activation layer that does not follow a Dense layer.
 template <class T>

@@ -1,6 +1,7 @@
 // Dense<In, Out>: the affine layer Y = X.W + b of seed 004 (W is In x Out, b is 1 x Out).
 // Its backward pass is dX = dY.W^T, dW = X^T.dY, db = column sums of dY; the activation that follows a
-// Dense layer in the network is fused into these kernels (see network/stage.hpp).
+// Dense layer in the network is fused into these kernels (see network/stage.hpp). Each function takes an
+// optional thread pool (null: one thread) for its product.
 #pragma once
 
 #include <cstddef>
@@ -25,34 +26,35 @@ struct Dense {
   // out = act(in.W + b)
   template <class T, std::size_t Rows>
   static void forward(const Parameters<T>& p, MatrixView<const T, Rows, In> in, MatrixView<T, Rows, Out> out,
-                      kernels::Activation act) {
+                      kernels::Activation act, kernels::ThreadPool* pool = nullptr) {
     kernels::dense_forward(in.data(), p.weights.data(), p.bias.data(), out.data(), in.row_count(), In, Out,
-                           act);
+                           act, pool);
   }
 
   // d_in = (d_out.W^T) (.) act'(in): the gradient reaching the previous layer's pre-activation.
   template <class T, std::size_t Rows>
   static void backward_input(const Parameters<T>& p, MatrixView<const T, Rows, Out> d_out,
                              MatrixView<const T, Rows, In> in, MatrixView<T, Rows, In> d_in,
-                             kernels::Activation in_act) {
-    kernels::dense_backward_input(d_out.data(), p.weights.data(), in.data(), d_in.data(), d_out.row_count(), In,
-                                   Out, in_act);
+                             kernels::Activation in_act, kernels::ThreadPool* pool = nullptr) {
+    kernels::dense_backward_input(d_out.data(), p.weights.data(), in.data(), d_in.data(), d_out.row_count(),
+                                  In, Out, in_act, pool);
   }
 
   // grads = (in^T.d_out, column sums of d_out)
   template <class T, std::size_t Rows>
   static void backward_params(MatrixView<const T, Rows, In> in, MatrixView<const T, Rows, Out> d_out,
-                              Parameters<T>& grads) {
-    kernels::dense_backward_params(in.data(), d_out.data(), grads.weights.data(), grads.bias.data(), in.row_count(), In,
-                                   Out);
+                              Parameters<T>& grads, kernels::ThreadPool* pool = nullptr) {
+    kernels::dense_backward_params(in.data(), d_out.data(), grads.weights.data(), grads.bias.data(),
+                                   in.row_count(), In, Out, pool);
   }
 
   // params -= lr * (in^T.d_out, column sums of d_out), without writing the gradient to memory.
   template <class T, std::size_t Rows>
   static void backward_params_sgd(MatrixView<const T, Rows, In> in, MatrixView<const T, Rows, Out> d_out,
-                                  Parameters<T>& params, T learning_rate) {
+                                  Parameters<T>& params, T learning_rate,
+                                  kernels::ThreadPool* pool = nullptr) {
     kernels::dense_backward_params_sgd(in.data(), d_out.data(), params.weights.data(), params.bias.data(),
-                                       learning_rate, in.row_count(), In, Out);
+                                       learning_rate, in.row_count(), In, Out, pool);
   }
 };
 

@@ -54,7 +54,7 @@ class Backprop {
   template <std::size_t B, std::size_t K>
   MatrixView<T, B, Net::template stage<K>::output_width> gradient() {
     return MatrixView<T, B, Net::template stage<K>::output_width>(arena_.data() +
-                                                                   Layout<B>::offsets[stage_count + K]);
+                                                                  Layout<B>::offsets[stage_count + K]);
   }
   template <std::size_t B>
   MatrixView<T, B, Net::output_width> probabilities() {
@@ -68,7 +68,7 @@ class Backprop {
   T run(Net& net, MatrixView<const T, B, Net::input_width> x, const Targets& targets, ParameterSink&& sink) {
     reserve_rows(B);  // a no-op once the arena fits B rows
     ++step_;
-    net.forward(x, [&](auto k) { return output<B, decltype(k)::value>(); });
+    forward<B>(net, x);
     const T loss = loss_and_gradient<B>(targets);
     if (check_finite_) require_finite_forward<B>(loss);
     boost::hana::for_each(Net::reverse_stage_indices, [&](auto k) {
@@ -76,18 +76,24 @@ class Backprop {
       using S = typename Net::template stage<K>;
       MatrixView<const T, B, S::output_width> g = gradient<B, K>();
       gradient_norms_[K] = std::sqrt(kernels::sum_of_squares(g.data(), g.size()));
-      if (check_finite_) require_finite(g.data(), g.size(), S::output_width, step_, "dL/dz of " + S::describe());
+      if (check_finite_)
+        require_finite(g.data(), g.size(), S::output_width, step_, "dL/dz of " + S::describe());
       if constexpr (K == 0) {
         sink(k, x, g);
       } else {
         using Previous = typename Net::template stage<K - 1>;
         MatrixView<const T, B, S::input_width> in = output<B, K - 1>();
-        S::layer::backward_input(net.template layer<K>(), g, in, gradient<B, K - 1>(), Previous::activation);
+        S::layer::backward_input(net.template layer<K>(), g, in, gradient<B, K - 1>(), Previous::activation,
+                                 pool_);
         sink(k, in, g);
       }
     });
     return loss;
   }
+
+  // Worker threads for the large products of a batch (null: one thread). Not owned.
+  void set_thread_pool(kernels::ThreadPool* pool) { pool_ = pool; }
+  kernels::ThreadPool* thread_pool() const { return pool_; }
 
   // Opt-in: throw NonFiniteError at the first NaN or Inf in an output, the loss or a gradient.
   void set_finite_check(bool on) { check_finite_ = on; }
@@ -108,6 +114,21 @@ class Backprop {
     return total;
   }
 
+  // Network::forward with the thread pool passed to every stage.
+  template <std::size_t B>
+  void forward(const Net& net, MatrixView<const T, B, Net::input_width> x) {
+    boost::hana::for_each(Net::stage_indices, [&](auto k) {
+      constexpr std::size_t K = decltype(k)::value;
+      using S = typename Net::template stage<K>;
+      if constexpr (K == 0) {
+        S::layer::forward(net.template layer<K>(), x, output<B, K>(), S::activation, pool_);
+      } else {
+        S::layer::forward(net.template layer<K>(), MatrixView<const T, B, S::input_width>(output<B, K - 1>()),
+                          output<B, K>(), S::activation, pool_);
+      }
+    });
+  }
+
   template <std::size_t B>
   void require_finite_forward(T loss) {
     boost::hana::for_each(Net::stage_indices, [&](auto k) {
@@ -122,8 +143,9 @@ class Backprop {
   static void check_labels(const Labels<B>& labels) {
     for (std::size_t r = 0; r < B; ++r)
       if (labels[r] >= Net::output_width)
-        throw std::out_of_range("typenet: label " + std::to_string(labels[r]) + " in row " + std::to_string(r) +
-                                " is not a class index below " + std::to_string(Net::output_width));
+        throw std::out_of_range("typenet: label " + std::to_string(labels[r]) + " in row " +
+                                std::to_string(r) + " is not a class index below " +
+                                std::to_string(Net::output_width));
   }
 
   template <std::size_t B, class Targets>
@@ -136,18 +158,19 @@ class Backprop {
     if constexpr (std::is_same_v<typename Net::loss_type, SoftmaxCrossEntropy>) {
       if constexpr (std::is_same_v<Targets, Labels<B>>) {
         check_labels<B>(targets);
-        loss = kernels::softmax_cross_entropy(a.data(), targets.data(), probabilities<B>().data(), g.data(), B,
-                                              width);
+        loss = kernels::softmax_cross_entropy(a.data(), targets.data(), probabilities<B>().data(), g.data(),
+                                              B, width);
       } else {
-        loss = kernels::softmax_cross_entropy(a.data(), targets.data(), probabilities<B>().data(), g.data(), B,
-                                              width);
+        loss = kernels::softmax_cross_entropy(a.data(), targets.data(), probabilities<B>().data(), g.data(),
+                                              B, width);
       }
     } else {
       loss = kernels::mean_squared_error(a.data(), targets.data(), g.data(), B, width);
     }
     // The loss saw the activation's output: take its derivative into g as well.
     constexpr auto act = Net::template stage<last>::activation;
-    if constexpr (act != kernels::Activation::identity) kernels::activation_backward(a.data(), g.data(), g.data(), g.size(), act);
+    if constexpr (act != kernels::Activation::identity)
+      kernels::activation_backward(a.data(), g.data(), g.data(), g.size(), act);
     return loss;
   }
 
@@ -155,6 +178,7 @@ class Backprop {
   std::array<T, stage_count> gradient_norms_{};
   std::uint64_t step_ = 0;
   bool check_finite_ = false;
+  kernels::ThreadPool* pool_ = nullptr;
 };
 
 }  // namespace typenet::detail

@@ -1,0 +1,552 @@
+// The three GEMM forms of a dense layer, with their epilogues fused into the register tiles:
+//   forward          Y  = act(X W + b)                  (M = rows,  N = cols,  K = inner)
+//   backward_input   dX = (dY W^T) (.) act'(X)          (M = rows,  N = inner, K = cols)
+//   backward_params  dW = X^T dY, db = colsum(dY)       (M = inner, N = cols,  K = rows), optionally fused
+//   SGD
+// All three run on one broadcast-form (outer-product) micro-kernel, as in Eigen's GEBP: C rows in registers
+// as MR x NR vector accumulators; per k step NR vectors of B are loaded and each of the MR A elements is
+// broadcast once. Highway runtime dispatch happens once per kernel call.
+//
+// Included once per target by gemm_dense_f32.cc / gemm_dense_f64.cc (one scalar type per translation
+// unit, so the two build in parallel). To keep compile time down, each (epilogue, layout) instantiates few
+// tiles: B is read in full vectors only (a B whose width is not a multiple of the vector is copied, padded
+// with zeros), and the last MR < rows of a panel are recomputed by one overlapping full tile that stores
+// only the rows not stored yet.
+#if defined(TYPENET_KERNELS_GEMM_DENSE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TYPENET_KERNELS_GEMM_DENSE_INL_H_
+#undef TYPENET_KERNELS_GEMM_DENSE_INL_H_
+#else
+#define TYPENET_KERNELS_GEMM_DENSE_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include <hwy/aligned_allocator.h>
+#include <hwy/highway.h>
+
+#include "kernels/dispatch_probe.hpp"
+#include "kernels/simd_common-inl.h"
+#include "typenet/kernels/kernels.hpp"
+#include "typenet/kernels/thread_pool.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace typenet::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using std::size_t;
+
+// Architectural vector registers of the target: AVX-512 has 32, SSE4/AVX2 16.
+#if HWY_TARGET <= HWY_AVX3
+constexpr size_t kRegisters = 32;
+#else
+constexpr size_t kRegisters = 16;
+#endif
+
+// Register block for wide C (two or more vectors per row).
+// 32 registers: 6 x 4 = 24 accumulators + 4 B vectors + 1 broadcast = 29 live. 4 vectors are 64 floats, which
+// divide the 256- and 128-wide layers exactly; per k step 24 FMAs against 4 vector loads and 6 broadcasts.
+// 16 registers: 6 x 2 = 12 accumulators + 2 B + 1 broadcast = 15 (Eigen's AVX2 GEBP block has 12 too); two
+// 8-float vectors divide 256, 128 and 784 exactly, where a 3-vector panel would leave a thin last panel.
+// 12 accumulators cover the FMA latency (4 cycles) x throughput (2 per cycle) product of 8 with slack.
+constexpr size_t kMR = 6;
+constexpr size_t kNR = kRegisters == 32 ? 4 : 2;
+// C one vector wide (the 10-wide output layer): one B vector per k, so taller tiles; 12 (8) independent
+// accumulators cover the FMA latency x throughput product.
+constexpr size_t kMRNarrow = kRegisters == 32 ? 12 : 8;
+// A single row of C (batch 1, a matrix-vector product bound by streaming B): 8 vectors of one B row per k
+// step give 8 independent accumulator chains and a sequential 256-byte (AVX2) run of B per row.
+constexpr size_t kNRWide = 8;
+
+// Where A's element (i, k) lives: row-major A (X in the forward pass, dY in backward_input) or A^T stored
+// row-major (X^T in the weight gradient, whose A rows are X's columns).
+enum class ALayout { kRowMajor, kTransposed };
+
+template <class T>
+struct GemmOperands {
+  const T* a;
+  size_t a_stride;  // row stride of the stored matrix (inner for X, cols for dY)
+  const T* b;       // B row-major, K x N; full vectors readable up to N rounded up (zero padding or kMasked)
+  size_t ldb;
+  size_t m, n, k;
+};
+
+// One MR x NR-vector tile of C at (i0, c0); rows below `skip` are computed but not stored (they belong to the
+// previous tile, see RowTiles). The last vector stores `last_width` columns. kMasked: the last B vector is
+// loaded with a mask (narrow B that was not padded).
+template <size_t MR, size_t NR, bool kMasked, ALayout kLayout, class D, class Epilogue,
+          class T = hn::TFromD<D>>
+HWY_NOINLINE void Tile(D d, const GemmOperands<T>& g, size_t i0, size_t skip, size_t c0, size_t last_width,
+                       const Epilogue& epi) {
+  using V = hn::VFromD<D>;
+  const size_t L = hn::Lanes(d);
+  auto width = [&](size_t j) {
+    return j == NR - 1 ? last_width : L;
+  };
+
+  // Trip counts are template constants; 16 covers every MR and NR used here, so all loops fully unroll.
+  V acc[MR][NR];
+  HWY_UNROLL(16)
+  for (size_t j = 0; j < NR; ++j) {
+    const V init = epi.Init(d, c0 + j * L, width(j));
+    HWY_UNROLL(16)
+    for (size_t i = 0; i < MR; ++i) acc[i][j] = init;
+  }
+
+  const T* HWY_RESTRICT b_row = g.b + c0;
+  auto load_b = [&](V* b) {
+    HWY_UNROLL(16)
+    for (size_t j = 0; j < NR; ++j)
+      b[j] =
+          (kMasked && j == NR - 1) ? LoadPartial(d, b_row + j * L, last_width) : hn::LoadU(d, b_row + j * L);
+  };
+  if constexpr (kLayout == ALayout::kRowMajor) {
+    const T* HWY_RESTRICT a_rows[MR];
+    for (size_t i = 0; i < MR; ++i) a_rows[i] = g.a + (i0 + i) * g.a_stride;
+    for (size_t k = 0; k < g.k; ++k, b_row += g.ldb) {
+      V b[NR];
+      load_b(b);
+      HWY_UNROLL(16)
+      for (size_t i = 0; i < MR; ++i) {
+        const V a = hn::Set(d, a_rows[i][k]);
+        HWY_UNROLL(16)
+        for (size_t j = 0; j < NR; ++j) acc[i][j] = hn::MulAdd(a, b[j], acc[i][j]);
+      }
+    }
+  } else {
+    const T* HWY_RESTRICT a_col = g.a + i0;
+    for (size_t k = 0; k < g.k; ++k, b_row += g.ldb, a_col += g.a_stride) {
+      V b[NR];
+      load_b(b);
+      HWY_UNROLL(16)
+      for (size_t i = 0; i < MR; ++i) {
+        const V a = hn::Set(d, a_col[i]);
+        HWY_UNROLL(16)
+        for (size_t j = 0; j < NR; ++j) acc[i][j] = hn::MulAdd(a, b[j], acc[i][j]);
+      }
+    }
+  }
+
+  HWY_UNROLL(16)
+  for (size_t i = 0; i < MR; ++i) {
+    if (i < skip) continue;
+    HWY_UNROLL(16)
+    for (size_t j = 0; j < NR; ++j) epi.Store(d, i0 + i, c0 + j * L, acc[i][j], width(j));
+  }
+}
+
+// Rows [i_begin, i_end) of one column panel in tiles of MR. The last partial tile is the full tile ending at
+// i_end (overlapping rows already stored are skipped): the same code and FMA order for every row, so results
+// do not depend on where a thread's row range starts. Fewer than MR rows in all: one row at a time.
+template <size_t MR, size_t NR, bool kMasked, ALayout kLayout, class D, class Epilogue,
+          class T = hn::TFromD<D>>
+HWY_INLINE void RowTiles(D d, const GemmOperands<T>& g, size_t c0, size_t last_width, const Epilogue& epi,
+                         size_t i_begin, size_t i_end) {
+  size_t i0 = i_begin;
+  for (; i0 + MR <= i_end; i0 += MR) Tile<MR, NR, kMasked, kLayout>(d, g, i0, 0, c0, last_width, epi);
+  if (i0 == i_end) return;
+  if (i_end >= MR)
+    return Tile<MR, NR, kMasked, kLayout>(d, g, i_end - MR, MR - (i_end - i0), c0, last_width, epi);
+  if constexpr (MR > 1) {
+    for (; i0 < i_end; ++i0) Tile<1, NR, kMasked, kLayout>(d, g, i0, 0, c0, last_width, epi);
+  }
+}
+
+// Runs a panel nv (<= NR) vectors wide.
+template <size_t MR, size_t NR, bool kMasked, ALayout kLayout, class D, class Epilogue,
+          class T = hn::TFromD<D>>
+HWY_INLINE void PanelColumns(D d, size_t nv, const GemmOperands<T>& g, size_t c0, size_t last_width,
+                             const Epilogue& epi, size_t i_begin, size_t i_end) {
+  if constexpr (NR > 1) {
+    if (nv < NR)
+      return PanelColumns<MR, NR - 1, kMasked, kLayout>(d, nv, g, c0, last_width, epi, i_begin, i_end);
+  }
+  RowTiles<MR, NR, kMasked, kLayout>(d, g, c0, last_width, epi, i_begin, i_end);
+}
+
+// B small enough to stay in L2 next to the streamed A and C (a quarter of a 1 MiB L2): then row blocks go
+// outermost, so C (the weights, for the gradient forms) is written once, sequentially, row block by row
+// block. Larger B goes panel by panel (K x NR vectors: 784 x 16 floats = 50 KB at most on AVX2, resident
+// in L2 while every row tile of A streams past it).
+constexpr size_t kBResidentBytes = 256 * 1024;
+// Rows per block in that order: 8 register tiles, so A's block (48 x K, 48 KB for K = 256) stays in L2
+// across all panels.
+constexpr size_t kRowBlockTiles = 8;
+
+// Products below this many FLOP stay on one thread: about 20 us of work on one core, well above the few
+// microseconds a hand-off to a spinning worker costs (and every product of a batch-1 step is below it).
+constexpr double kParallelFlops = 2e6;
+
+// K at most this (the weight gradient at batch <= 4): C is streamed row by row instead of tiled. With so few
+// FMAs per element, a register tile's setup and its epilogue bookkeeping cost more than the arithmetic; here
+// each C vector is one load (SGD), K FMAs from an L1-resident B and one store. Every element still sees the
+// tile's arithmetic (zero, then FMA over k in order, then the epilogue), so results are bitwise the same.
+constexpr size_t kStreamMaxK = 4;
+
+template <size_t K, class D, class Epilogue, class T = hn::TFromD<D>>
+HWY_NOINLINE void StreamRows(D d, const GemmOperands<T>& operands, const Epilogue& epilogue, size_t i_begin,
+                             size_t i_end, size_t v_begin, size_t v_end) {
+  using V = hn::VFromD<D>;
+  // Local copies: C's stores could alias the referenced structs, which would reload every field per vector.
+  const GemmOperands<T> g = operands;
+  const Epilogue epi = epilogue;
+  const size_t L = hn::Lanes(d);
+  const size_t vectors = (g.n + L - 1) / L;
+  const size_t last_width = g.n - (vectors - 1) * L;
+  // Full vectors in the loop (the epilogue's width test folds away); a partial last vector after it.
+  const size_t v_full = v_end == vectors && last_width != L ? v_end - 1 : v_end;
+  auto element = [&](const V* a, size_t i, size_t c, size_t width) HWY_ATTR {
+    V acc = epi.Init(d, c, width);
+    HWY_UNROLL(4)
+    for (size_t k = 0; k < K; ++k) acc = hn::MulAdd(a[k], hn::LoadU(d, g.b + k * g.ldb + c), acc);
+    epi.Store(d, i, c, acc, width);
+  };
+  for (size_t i = i_begin; i < i_end; ++i) {
+    V a[K];
+    HWY_UNROLL(4)
+    for (size_t k = 0; k < K; ++k) a[k] = hn::Set(d, g.a[k * g.a_stride + i]);  // A^T layout: X[k][i]
+    for (size_t v = v_begin; v < v_full; ++v) element(a, i, v * L, L);
+    if (v_full != v_end) element(a, i, v_full * L, last_width);
+  }
+}
+
+template <class D, class Epilogue, class T = hn::TFromD<D>>
+HWY_INLINE void StreamRowsK(D d, const GemmOperands<T>& g, const Epilogue& epi, size_t i_begin, size_t i_end,
+                            size_t v_begin, size_t v_end) {
+  switch (g.k) {
+    case 1:
+      return StreamRows<1>(d, g, epi, i_begin, i_end, v_begin, v_end);
+    case 2:
+      return StreamRows<2>(d, g, epi, i_begin, i_end, v_begin, v_end);
+    case 3:
+      return StreamRows<3>(d, g, epi, i_begin, i_end, v_begin, v_end);
+    default:
+      return StreamRows<4>(d, g, epi, i_begin, i_end, v_begin, v_end);
+  }
+}
+
+// C rows [i_begin, i_end) x vectors [v_begin, v_end) of the product: what one thread computes.
+template <ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>
+HWY_INLINE void GemmBlock(D d, const GemmOperands<T>& g, const Epilogue& epi, size_t i_begin, size_t i_end,
+                          size_t v_begin, size_t v_end) {
+  const size_t L = hn::Lanes(d);
+  const size_t vectors = (g.n + L - 1) / L;
+  const size_t last_width = g.n - (vectors - 1) * L;  // valid columns of the last vector
+  // Streaming needs whole-vector B loads (ldb >= L: B was padded or is a multiple of the vector).
+  if (kLayout == ALayout::kTransposed && g.k <= kStreamMaxK && g.ldb >= L)
+    return StreamRowsK(d, g, epi, i_begin, i_end, v_begin, v_end);
+  if (vectors == 1) {
+    // One vector per row: masked when B was not padded (B's width below one vector).
+    if (g.ldb < L) return RowTiles<kMRNarrow, 1, true, kLayout>(d, g, 0, last_width, epi, i_begin, i_end);
+    return RowTiles<kMRNarrow, 1, false, kLayout>(d, g, 0, last_width, epi, i_begin, i_end);
+  }
+  const bool single_row = g.m == 1;
+  const size_t nr = single_row ? kNRWide : kNR;
+  auto panels = [&](size_t i0, size_t i1) {
+    for (size_t v0 = v_begin; v0 < v_end; v0 += nr) {
+      const size_t nv = std::min(nr, v_end - v0);
+      const size_t width = v0 + nv == vectors ? last_width : L;
+      if (single_row) {
+        PanelColumns<1, kNRWide, false, kLayout>(d, nv, g, v0 * L, width, epi, i0, i1);
+      } else {
+        PanelColumns<kMR, kNR, false, kLayout>(d, nv, g, v0 * L, width, epi, i0, i1);
+      }
+    }
+  };
+  if (g.k * g.n * sizeof(T) > kBResidentBytes) return panels(i_begin, i_end);  // B panel-wise in L2
+  for (size_t i0 = i_begin; i0 < i_end; i0 += kRowBlockTiles * kMR)
+    panels(i0, std::min(i_end, i0 + kRowBlockTiles * kMR));
+}
+
+template <ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>
+struct GemmJob {
+  D d;
+  const GemmOperands<T>* g;
+  const Epilogue* epi;
+  size_t parts;
+  bool split_rows;
+  size_t units;  // row tiles or column panels
+  size_t unit;   // rows or vectors per unit
+
+  static void Run(void* context, size_t part) {
+    const GemmJob& job = *static_cast<const GemmJob*>(context);
+    const GemmOperands<T>& g = *job.g;
+    const size_t L = hn::Lanes(job.d);
+    // Contiguous, nearly equal unit ranges; boundaries fall on tile/panel edges, so the FMA order of every
+    // element is the one-thread order and the result is bitwise the same.
+    const size_t first = job.units * part / job.parts, last = job.units * (part + 1) / job.parts;
+    if (job.split_rows) {
+      GemmBlock<kLayout>(job.d, g, *job.epi, first * job.unit, std::min(g.m, last * job.unit), 0,
+                         (g.n + L - 1) / L);
+    } else {
+      const size_t vectors = (g.n + L - 1) / L;
+      GemmBlock<kLayout>(job.d, g, *job.epi, 0, g.m, first * job.unit, std::min(vectors, last * job.unit));
+    }
+  }
+};
+
+// C[M x N] = epilogue(A B), on the pool's threads when the product is large enough.
+template <ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>
+HWY_INLINE void Gemm(D d, const GemmOperands<T>& g, const Epilogue& epi, ThreadPool* pool) {
+  const size_t L = hn::Lanes(d);
+  const size_t vectors = (g.n + L - 1) / L;
+  if (g.m == 0 || vectors == 0) return;
+  const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
+  const size_t threads = pool ? pool->size() : 1;
+  const size_t row_tiles = g.m / kMR;
+  const size_t panels = vectors / kNR;
+  if (threads < 2 || flops < kParallelFlops || (row_tiles < 2 && panels < 2)) {
+    return GemmBlock<kLayout>(d, g, epi, 0, g.m, 0, vectors);
+  }
+  // Split the dimension with more units (ties: columns, so each thread reads only its part of B).
+  GemmJob<kLayout, D, Epilogue> job{d, &g, &epi, 0, row_tiles > panels, 0, 0};
+  if (job.split_rows) {
+    job.units = (g.m + kMR - 1) / kMR;
+    job.unit = kMR;
+  } else {
+    job.units = (vectors + kNR - 1) / kNR;
+    job.unit = kNR;
+  }
+  job.parts = std::min(threads, job.units);
+  pool->run(job.parts, &GemmJob<kLayout, D, Epilogue>::Run, &job);
+}
+
+template <class D, class V = hn::VFromD<D>, class T = hn::TFromD<D>>
+HWY_INLINE V LoadWidth(D d, const T* p, size_t width) {
+  return width == hn::Lanes(d) ? hn::LoadU(d, p) : LoadPartial(d, p, width);
+}
+template <class D, class V = hn::VFromD<D>, class T = hn::TFromD<D>>
+HWY_INLINE void StoreWidth(D d, V v, T* p, size_t width) {
+  if (width == hn::Lanes(d)) {
+    hn::StoreU(v, d, p);
+  } else {
+    StorePartial(d, v, p, width);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ epilogues
+
+template <class T>
+struct ForwardEpilogue {  // out = act(acc), acc starting from the bias
+  const T* bias;
+  T* out;
+  size_t ld;
+  Activation act;
+  template <class D>
+  HWY_INLINE hn::VFromD<D> Init(D d, size_t c, size_t width) const {
+    return LoadWidth(d, bias + c, width);
+  }
+  template <class D, class V>
+  HWY_INLINE void Store(D d, size_t i, size_t c, V acc, size_t width) const {
+    StoreWidth(d, Activate(d, acc, act), out + i * ld + c, width);
+  }
+};
+
+template <class T>
+struct BackwardInputEpilogue {  // d_in = acc (.) act'(in)
+  const T* in;
+  T* d_in;
+  size_t ld;
+  Activation act;
+  template <class D>
+  HWY_INLINE hn::VFromD<D> Init(D d, size_t, size_t) const {
+    return hn::Zero(d);
+  }
+  template <class D, class V>
+  HWY_INLINE void Store(D d, size_t i, size_t c, V acc, size_t width) const {
+    const size_t at = i * ld + c;
+    if (act != Activation::identity)
+      acc = hn::Mul(acc, DerivativeFromOutput(d, LoadWidth(d, in + at, width), act));
+    StoreWidth(d, acc, d_in + at, width);
+  }
+};
+
+template <class T>
+struct GradientEpilogue {  // d_weights = acc
+  T* d_weights;
+  size_t ld;
+  template <class D>
+  HWY_INLINE hn::VFromD<D> Init(D d, size_t, size_t) const {
+    return hn::Zero(d);
+  }
+  template <class D, class V>
+  HWY_INLINE void Store(D d, size_t i, size_t c, V acc, size_t width) const {
+    StoreWidth(d, acc, d_weights + i * ld + c, width);
+  }
+};
+
+template <class T>
+struct SgdEpilogue {  // weights -= lr * acc: the gradient never goes to memory
+  T* weights;
+  size_t ld;
+  T learning_rate;
+  template <class D>
+  HWY_INLINE hn::VFromD<D> Init(D d, size_t, size_t) const {
+    return hn::Zero(d);
+  }
+  template <class D, class V>
+  HWY_INLINE void Store(D d, size_t i, size_t c, V acc, size_t width) const {
+    T* p = weights + i * ld + c;
+    StoreWidth(d, hn::NegMulAdd(hn::Set(d, learning_rate), acc, LoadWidth(d, p, width)), p, width);
+  }
+};
+
+// ------------------------------------------------------------------------------------------------ kernels
+
+// A reusable per-thread buffer (per target and type) for a copied B, so the hot path does not allocate
+// after the first call. Only the calling thread of a kernel writes it; pool workers only read it.
+template <class T>
+T* Scratch(size_t count) {
+  thread_local hwy::AlignedFreeUniquePtr<T[]> buffer;
+  thread_local size_t capacity = 0;
+  if (capacity < count) {
+    buffer = hwy::AllocateAligned<T>(count);
+    capacity = count;
+  }
+  return buffer.get();
+}
+
+// B (k x n, row stride ld) as GEMM operands: used in place when whole vectors tile its rows (or it is
+// narrower than one vector: masked loads); otherwise copied with rows padded by zeros to whole vectors.
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE const T* PaddedB(D d, const T* b, size_t k, size_t n, size_t& ldb) {
+  const size_t L = hn::Lanes(d);
+  ldb = n;
+  if (n % L == 0 || n < L) return b;
+  ldb = (n + L - 1) / L * L;
+  T* copy = Scratch<T>(k * ldb);
+  for (size_t r = 0; r < k; ++r) {
+    std::copy(b + r * n, b + (r + 1) * n, copy + r * ldb);
+    std::fill(copy + r * ldb + n, copy + (r + 1) * ldb, T(0));
+  }
+  return copy;
+}
+
+template <class T>
+HWY_INLINE void DenseForward(const T* in, const T* weights, const T* bias, T* out, size_t rows, size_t inner,
+                             size_t cols, Activation act, ThreadPool* pool) {
+  const hn::ScalableTag<T> d;
+  size_t ldb;
+  const T* b = PaddedB(d, weights, inner, cols, ldb);
+  const GemmOperands<T> g{in, inner, b, ldb, rows, cols, inner};
+  Gemm<ALayout::kRowMajor>(d, g, ForwardEpilogue<T>{bias, out, cols, act}, pool);
+}
+
+// W^T (cols x inner) for the broadcast form, whose B must be contiguous along dX's columns, with rows padded
+// to ldb. 16 x 16 blocks keep both the read rows and the written rows within L1 (2 KB per side for double).
+template <class T>
+void Transpose(const T* HWY_RESTRICT w, T* HWY_RESTRICT wt, size_t inner, size_t cols, size_t ldb) {
+  constexpr size_t kBlock = 16;
+  for (size_t j0 = 0; j0 < inner; j0 += kBlock) {
+    const size_t j1 = std::min(inner, j0 + kBlock);
+    for (size_t c0 = 0; c0 < cols; c0 += kBlock) {
+      const size_t c1 = std::min(cols, c0 + kBlock);
+      for (size_t c = c0; c < c1; ++c)
+        for (size_t j = j0; j < j1; ++j) wt[c * ldb + j] = w[j * cols + c];
+    }
+  }
+  for (size_t c = 0; c < cols; ++c) std::fill(wt + c * ldb + inner, wt + (c + 1) * ldb, T(0));
+}
+
+// One row (batch 1): d_in[j] = dot(W row j, dY) -- W rows are contiguous in the reduction index, so no
+// transpose; 4 rows of W at a time give 4 independent accumulators.
+template <class T>
+HWY_INLINE void BackwardInputSingleRow(const T* d_out, const T* weights, const T* in, T* d_in, size_t inner,
+                                       size_t cols, Activation act) {
+  const hn::ScalableTag<T> d;
+  using V = hn::VFromD<decltype(d)>;
+  const size_t L = hn::Lanes(d);
+  const size_t full = cols - cols % L;
+  const size_t tail = cols % L;
+  auto dot = [&](const T* w) {
+    V sum = hn::Zero(d);
+    size_t c = 0;
+    for (; c < full; c += L) sum = hn::MulAdd(hn::LoadU(d, d_out + c), hn::LoadU(d, w + c), sum);
+    if (tail) sum = hn::MulAdd(LoadPartial(d, d_out + c, tail), LoadPartial(d, w + c, tail), sum);
+    return HorizontalSum(d, sum);
+  };
+  const hn::CappedTag<T, 1> d1;
+  for (size_t j = 0; j < inner; ++j) {
+    const T sum = dot(weights + j * cols);
+    d_in[j] = hn::GetLane(hn::Mul(hn::Set(d1, sum), DerivativeFromOutput(d1, hn::Set(d1, in[j]), act)));
+  }
+}
+
+template <class T>
+HWY_INLINE void DenseBackwardInput(const T* d_out, const T* weights, const T* in, T* d_in, size_t rows,
+                                   size_t inner, size_t cols, Activation act, ThreadPool* pool) {
+  if (rows == 1) return BackwardInputSingleRow(d_out, weights, in, d_in, inner, cols, act);
+  const hn::ScalableTag<T> d;
+  const size_t L = hn::Lanes(d);
+  const size_t ldb = inner < L ? inner : (inner + L - 1) / L * L;
+  T* wt = Scratch<T>(cols * ldb);
+  Transpose(weights, wt, inner, cols, ldb);
+  const GemmOperands<T> g{d_out, cols, wt, ldb, rows, inner, cols};
+  Gemm<ALayout::kRowMajor>(d, g, BackwardInputEpilogue<T>{in, d_in, inner, act}, pool);
+}
+
+// Column sums of d_out (rows x cols), vectorised along the row; d_out's panel is then hot for the GEMM.
+template <class T>
+HWY_INLINE void ColumnSums(const T* d_out, size_t rows, size_t cols, T* sums_or_bias, T learning_rate,
+                           bool subtract) {
+  const hn::ScalableTag<T> d;
+  using V = hn::VFromD<decltype(d)>;
+  const size_t L = hn::Lanes(d);
+  for (size_t c = 0; c < cols; c += L) {
+    const size_t width = std::min(L, cols - c);
+    V sum = hn::Zero(d);
+    for (size_t r = 0; r < rows; ++r) sum = hn::Add(sum, LoadWidth(d, d_out + r * cols + c, width));
+    if (subtract) sum = hn::NegMulAdd(hn::Set(d, learning_rate), sum, LoadWidth(d, sums_or_bias + c, width));
+    StoreWidth(d, sum, sums_or_bias + c, width);
+  }
+}
+
+template <class T>
+HWY_INLINE void DenseBackwardParams(const T* in, const T* d_out, T* d_weights, T* d_bias, size_t rows,
+                                    size_t inner, size_t cols, ThreadPool* pool) {
+  const hn::ScalableTag<T> d;
+  ColumnSums(d_out, rows, cols, d_bias, T(0), false);
+  size_t ldb;
+  const T* b = PaddedB(d, d_out, rows, cols, ldb);
+  const GemmOperands<T> g{in, inner, b, ldb, inner, cols, rows};
+  Gemm<ALayout::kTransposed>(d, g, GradientEpilogue<T>{d_weights, cols}, pool);
+}
+
+template <class T>
+HWY_INLINE void DenseBackwardParamsSgd(const T* in, const T* d_out, T* weights, T* bias, T learning_rate,
+                                       size_t rows, size_t inner, size_t cols, ThreadPool* pool) {
+  const hn::ScalableTag<T> d;
+  ColumnSums(d_out, rows, cols, bias, learning_rate, true);
+  size_t ldb;
+  const T* b = PaddedB(d, d_out, rows, cols, ldb);
+  const GemmOperands<T> g{in, inner, b, ldb, inner, cols, rows};
+  Gemm<ALayout::kTransposed>(d, g, SgdEpilogue<T>{weights, cols, learning_rate}, pool);
+}
+
+// Non-template entry points for HWY_EXPORT (Highway 1.0.3 cannot export templates).
+#define TYPENET_GEMM_ENTRY_POINTS(T, SUFFIX)                                                             \
+  void DenseForward##SUFFIX(const T* in, const T* w, const T* b, T* out, size_t rows, size_t inner,      \
+                            size_t cols, Activation act, ThreadPool* pool) {                             \
+    detail::note_target(HWY_TARGET);                                                                     \
+    DenseForward(in, w, b, out, rows, inner, cols, act, pool);                                           \
+  }                                                                                                      \
+  void DenseBackwardInput##SUFFIX(const T* d_out, const T* w, const T* in, T* d_in, size_t rows,         \
+                                  size_t inner, size_t cols, Activation act, ThreadPool* pool) {         \
+    detail::note_target(HWY_TARGET);                                                                     \
+    DenseBackwardInput(d_out, w, in, d_in, rows, inner, cols, act, pool);                                \
+  }                                                                                                      \
+  void DenseBackwardParams##SUFFIX(const T* in, const T* d_out, T* dw, T* db, size_t rows, size_t inner, \
+                                   size_t cols, ThreadPool* pool) {                                      \
+    detail::note_target(HWY_TARGET);                                                                     \
+    DenseBackwardParams(in, d_out, dw, db, rows, inner, cols, pool);                                     \
+  }                                                                                                      \
+  void DenseBackwardParamsSgd##SUFFIX(const T* in, const T* d_out, T* w, T* b, T lr, size_t rows,        \
+                                      size_t inner, size_t cols, ThreadPool* pool) {                     \
+    detail::note_target(HWY_TARGET);                                                                     \
+    DenseBackwardParamsSgd(in, d_out, w, b, lr, rows, inner, cols, pool);                                \
+  }
+
+}  // namespace typenet::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard

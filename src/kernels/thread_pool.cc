@@ -1,0 +1,86 @@
+// ThreadPool: one generation counter wakes the workers; a countdown tells the caller they are done.
+#include "typenet/kernels/thread_pool.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace typenet::kernels {
+
+namespace {
+// Spin iterations before sleeping (roughly 20-50 us): long enough to span the gap between two GEMMs of one
+// step, short enough not to burn a core that another process wants once the step is over.
+constexpr int kSpins = 20000;
+}  // namespace
+
+struct ThreadPool::Shared {
+  std::atomic<std::uint32_t> generation{0};  // bumped by run(); workers wait for a change
+  std::atomic<std::size_t> pending{0};       // parts not finished yet (workers' parts only)
+  std::atomic<bool> stop{false};
+  Task task = nullptr;
+  void* context = nullptr;
+  std::size_t parts = 0;
+  std::vector<std::thread> workers;
+
+  void work(std::size_t index) {
+    std::uint32_t seen = 0;
+    for (;;) {
+      std::uint32_t now = generation.load(std::memory_order_acquire);
+      for (int spin = 0; now == seen && spin < kSpins; ++spin)
+        now = generation.load(std::memory_order_acquire);
+      if (now == seen) {
+        generation.wait(seen, std::memory_order_acquire);
+        continue;
+      }
+      seen = now;
+      if (stop.load(std::memory_order_acquire)) return;
+      if (index < parts) {
+        task(context, index);
+        if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) pending.notify_one();
+      }
+    }
+  }
+};
+
+ThreadPool::ThreadPool(std::size_t threads) : shared_(std::make_unique<Shared>()) {
+  shared_->workers.reserve(threads > 1 ? threads - 1 : 0);
+  for (std::size_t i = 1; i < threads; ++i)
+    shared_->workers.emplace_back([s = shared_.get(), i] { s->work(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  shared_->stop.store(true, std::memory_order_release);
+  shared_->generation.fetch_add(1, std::memory_order_acq_rel);
+  shared_->generation.notify_all();
+  for (std::thread& t : shared_->workers) t.join();
+}
+
+std::size_t ThreadPool::size() const {
+  return shared_->workers.size() + 1;
+}
+
+void ThreadPool::run(std::size_t parts, Task task, void* context) {
+  Shared& s = *shared_;
+  if (parts > size()) parts = size();
+  if (parts <= 1) {
+    if (parts == 1) task(context, 0);
+    return;
+  }
+  s.task = task;
+  s.context = context;
+  s.parts = parts;
+  // Every worker wakes (and skips if its index >= parts), so only the ones with a part are counted.
+  s.pending.store(parts - 1, std::memory_order_relaxed);
+  s.generation.fetch_add(1, std::memory_order_acq_rel);
+  s.generation.notify_all();
+  task(context, 0);
+  std::size_t left = s.pending.load(std::memory_order_acquire);
+  for (int spin = 0; left != 0 && spin < kSpins; ++spin) left = s.pending.load(std::memory_order_acquire);
+  while (left != 0) {
+    s.pending.wait(left, std::memory_order_acquire);
+    left = s.pending.load(std::memory_order_acquire);
+  }
+}
+
+}  // namespace typenet::kernels
