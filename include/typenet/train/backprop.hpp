@@ -60,6 +60,16 @@ class Backprop {
   MatrixView<T, B, Net::output_width> probabilities() {
     return MatrixView<T, B, Net::output_width>(arena_.data() + Layout<B>::offsets[2 * stage_count]);
   }
+  // What the loss saw as the network's answer in the last batch of B rows: the probabilities
+  // (SoftmaxCrossEntropy) or the outputs (MeanSquaredError).
+  template <std::size_t B>
+  MatrixView<const T, B, Net::output_width> loss_outputs() {
+    if constexpr (Net::loss_type::outputs_probabilities)
+      return probabilities<B>();
+    else
+      return output<B, stage_count - 1>();
+  }
+
 
   // Forward, loss and backward for one batch. `targets` is Labels<B> or a B x Out matrix.
   // parameter_sink(k, input_of_stage_k, g_k) runs in the reverse walk right after g_{k-1} was computed from

@@ -12,6 +12,7 @@
 // smaller last batch of other frameworks, each of these steps averages its loss over its own rows.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -58,7 +59,9 @@ inline std::vector<std::uint32_t> epoch_order(std::size_t count, std::uint64_t s
 
 struct EpochStats {
   double mean_loss = 0;  // over samples, as the weights moved during the epoch
+  double accuracy() const { return samples ? double(correct) / double(samples) : 0.0; }
   std::size_t samples = 0;
+  std::size_t correct = 0;  // samples whose most likely class was right when they were trained on
   std::size_t steps = 0;
   std::vector<double> mean_gradient_norms;  // ||dL/dz|| per Dense layer, averaged over the epoch's steps
 };
@@ -105,6 +108,11 @@ void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std
         labels[r] = data.labels[sample];
       }
       const T loss = trainer.step(x, labels);
+      const auto outputs = trainer.template last_outputs<B>();
+      for (std::size_t r = 0; r < B; ++r) {
+        const T* row = outputs.data() + r * outputs.cols;
+        stats.correct += std::size_t(std::max_element(row, row + outputs.cols) - row) == labels[r];
+      }
       position += B;
       stats.mean_loss += double(loss) * B;
       ++stats.steps;

@@ -83,6 +83,12 @@ class Trainer {
 
   // ||dL/dz|| per Dense layer in the last step (seed 000 §4.3.6: the gradient flow chart).
   const auto& gradient_norms() const { return backprop_.gradient_norms(); }
+  // The probabilities (or MSE outputs) of the last step, which had B rows: a running train accuracy costs
+  // no extra forward pass. Valid until the next step.
+  template <std::size_t B>
+  MatrixView<const T, B, Net::output_width> last_outputs() {
+    return backprop_.template loss_outputs<B>();
+  }
   // The parameter gradients of the last step; not written when plain SGD is fused into the backward pass.
   const Parameters& gradients() const { return gradients_; }
 
