@@ -7,7 +7,7 @@ using Net = Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<12
 
 int main() {
   const TrainTestSets data = load_fashion_mnist();  // Debian's dataset-fashion-mnist
-  Net net{HeNormal{.seed = 42}};                     // W ~ N(0, 2/fan_in), b = 0
+  Net net{HeNormal{.seed = 42}};                    // W ~ N(0, 2/fan_in), b = 0
   Trainer trainer(net, SGD{.learning_rate = 0.1});
   for (std::size_t epoch = 0; epoch < 3; ++epoch) {
     const EpochStats stats = train_epoch<32>(trainer, data.train, /*seed=*/42, epoch);  // shuffled, batch 32

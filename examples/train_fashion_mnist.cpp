@@ -55,7 +55,7 @@ constexpr const char* usage_text = R"(usage: train_fashion_mnist [options]
   --check-finite      stop with an error at the first NaN or Inf, naming the step, the layer, the row and
                       the column (costs a pass over every output, gradient and parameter; default off)
   --seed N            seed of the initial weights and of the shuffles (default 42)
-  --threads N         worker threads (default 1; the kernels are single-threaded for now)
+  --threads N         threads for a step, the caller's included (default 1; small products stay on one)
   --save FILE         save the trained model (written to FILE.tmp, then renamed)
   --load FILE         start from a saved model
   --plots DIR         write loss.svg, accuracy.svg and gradient_flow.svg into DIR
@@ -265,10 +265,11 @@ struct History {
 
 template <class Optimizer>
 History train(Net& net, const Options& o, Optimizer optimizer, const typenet::TrainTestSets& data) {
-  typenet::Trainer trainer(
-      net, optimizer,
-      typenet::TrainerOptions{
-          .clip_norm = o.clip_norm, .reserve_rows = o.batch, .check_finite = o.check_finite});
+  typenet::Trainer trainer(net, optimizer,
+                           typenet::TrainerOptions{.clip_norm = o.clip_norm,
+                                                   .reserve_rows = o.batch,
+                                                   .check_finite = o.check_finite,
+                                                   .threads = o.threads});
   History history;
   for (std::size_t epoch = 0; epoch < o.epochs; ++epoch) {
     Progress progress(!o.quiet, epoch + 1, o.epochs);
@@ -340,9 +341,6 @@ void print_confusion(const typenet::ConfusionMatrix& m) {
 
 int run(const Options& o) {
   const auto start = Clock::now();
-  if (o.threads != 1)
-    std::printf("note: --threads %zu accepted, but the kernels are single-threaded for now: using 1 thread\n",
-                o.threads);
   // Fail before training, not after it, when the model could not be saved.
   if (o.save) {
     const std::filesystem::path parent = std::filesystem::absolute(*o.save).parent_path();

@@ -76,7 +76,8 @@ TEST_CASE("finite check on: a diverging run stops with a NonFiniteError naming t
                    "typenet: (NaN|Inf) in (the output of|dL/dz of|the weights of|the bias of) layer [0-9] "
                    "\\(Dense<[0-9]+, [0-9]+>( \\+ ReLU)?\\)( after the update)? at row [0-9]+, column "
                    "[0-9]+, training step [0-9]+ \\(a learning rate too large\\? "
-                   "TrainerOptions::clip_norm bounds each step\\)|typenet: (NaN|Inf) in the loss, training step [0-9]+ .*"));
+                   "TrainerOptions::clip_norm bounds each step\\)|typenet: (NaN|Inf) in the loss, training "
+                   "step [0-9]+ .*"));
   // The step it names is the step that failed.
   REQUIRE_THAT(message, Catch::Matchers::Contains("training step " + std::to_string(step) + " "));
 }

@@ -169,6 +169,10 @@ HWY_INLINE void PanelColumns(D d, size_t nv, const GemmOperands<T>& g, size_t c0
 // block. Larger B goes panel by panel (K x NR vectors: 784 x 16 floats = 50 KB at most on AVX2, resident
 // in L2 while every row tile of A streams past it).
 constexpr size_t kBResidentBytes = 256 * 1024;
+// With a larger B, at most this much of A per row block, so that it stays in half of a 1 MiB L2 next to the
+// B panel (K x NR vectors, 50 KB) and the C tiles: 167 rows of X at K = 784, so batch 128 is one block and
+// batch 256 two of 128 rows (A is re-read once per panel, B once per block).
+constexpr size_t kABlockBytes = 512 * 1024;
 // Rows per block in that order: 8 register tiles, so A's block (48 x K, 48 KB for K = 256) stays in L2
 // across all panels.
 constexpr size_t kRowBlockTiles = 8;
@@ -253,9 +257,16 @@ HWY_INLINE void GemmBlock(D d, const GemmOperands<T>& g, const Epilogue& epi, si
       }
     }
   };
-  if (g.k * g.n * sizeof(T) > kBResidentBytes) return panels(i_begin, i_end);  // B panel-wise in L2
-  for (size_t i0 = i_begin; i0 < i_end; i0 += kRowBlockTiles * kMR)
-    panels(i0, std::min(i_end, i0 + kRowBlockTiles * kMR));
+  size_t block_rows = kRowBlockTiles * kMR;
+  if (g.k * g.n * sizeof(T) > kBResidentBytes) {
+    // B panel-wise: every panel meets all rows of the block, so the block of A must stay in L2 (else A
+    // streams from L3 once per panel: 16 times 800 KB for X at batch 256 in the first layer).
+    const size_t max_rows = std::max(kMR, kABlockBytes / (g.k * sizeof(T)));
+    const size_t blocks = (i_end - i_begin + max_rows - 1) / max_rows;
+    // Equal blocks (in whole tiles): a thin last block would re-read all of B for a few rows.
+    block_rows = ((i_end - i_begin + blocks - 1) / blocks + kMR - 1) / kMR * kMR;
+  }
+  for (size_t i0 = i_begin; i0 < i_end; i0 += block_rows) panels(i0, std::min(i_end, i0 + block_rows));
 }
 
 template <ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>

@@ -11,4 +11,6 @@ using Net = Network<Dense<784, 10>, ReLU, MeanSquaredError>;
 using Net = Network<Dense<784, 10>, Sigmoid, ReLU, MeanSquaredError>;
 #endif
 
-int main() { return Net::input_width == 784 ? 0 : 1; }
+int main() {
+  return Net::input_width == 784 ? 0 : 1;
+}

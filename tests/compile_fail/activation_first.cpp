@@ -10,4 +10,6 @@ using Net = Network<Dense<784, 10>, Sigmoid, MeanSquaredError>;
 using Net = Network<Sigmoid, Dense<784, 10>, MeanSquaredError>;
 #endif
 
-int main() { return Net::input_width == 784 ? 0 : 1; }
+int main() {
+  return Net::input_width == 784 ? 0 : 1;
+}

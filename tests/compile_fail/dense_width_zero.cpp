@@ -10,4 +10,6 @@ using Net = Network<Dense<784, 64>, ReLU, Dense<64, 1>, MeanSquaredError>;
 using Net = Network<Dense<784, 64>, ReLU, Dense<64, 0>, MeanSquaredError>;
 #endif
 
-int main() { return Net::input_width == 784 ? 0 : 1; }
+int main() {
+  return Net::input_width == 784 ? 0 : 1;
+}

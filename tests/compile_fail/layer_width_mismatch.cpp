@@ -12,4 +12,6 @@ using Net = Network<Dense<784, 256>, Sigmoid, Dense<256, 10>, SoftmaxCrossEntrop
 using Net = Network<Dense<784, 256>, Sigmoid, Dense<128, 10>, SoftmaxCrossEntropy>;
 #endif
 
-int main() { return Net::output_width == 10 ? 0 : 1; }
+int main() {
+  return Net::output_width == 10 ? 0 : 1;
+}

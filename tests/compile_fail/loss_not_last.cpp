@@ -8,7 +8,9 @@ using namespace typenet;
 #ifdef TYPENET_EXPECT_SUCCESS
 using Net = Network<Dense<784, 64>, Dense<64, 10>, SoftmaxCrossEntropy>;
 #else
-using Net = Network<Dense<784, 64>, SoftmaxCrossEntropy, Dense<64, 10>>;
+using Net = Network<Dense<784, 64>, SoftmaxCrossEntropy, Dense<64, 10> >;
 #endif
 
-int main() { return Net::output_width == 10 ? 0 : 1; }
+int main() {
+  return Net::output_width == 10 ? 0 : 1;
+}

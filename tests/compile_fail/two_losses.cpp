@@ -9,4 +9,6 @@ using Net = Network<Dense<784, 10>, SoftmaxCrossEntropy>;
 using Net = Network<Dense<784, 10>, SoftmaxCrossEntropy, MeanSquaredError>;
 #endif
 
-int main() { return Net::output_width == 10 ? 0 : 1; }
+int main() {
+  return Net::output_width == 10 ? 0 : 1;
+}

@@ -43,7 +43,9 @@ class Matrix {
   T& operator()(std::size_t row, std::size_t col) { return data_[row * Cols + col]; }
   const T& operator()(std::size_t row, std::size_t col) const { return data_[row * Cols + col]; }
   std::span<T, Cols> row(std::size_t r) { return std::span<T, Cols>(data() + r * Cols, Cols); }
-  std::span<const T, Cols> row(std::size_t r) const { return std::span<const T, Cols>(data() + r * Cols, Cols); }
+  std::span<const T, Cols> row(std::size_t r) const {
+    return std::span<const T, Cols>(data() + r * Cols, Cols);
+  }
 
   void fill(T value) { std::fill_n(data(), size, value); }
 

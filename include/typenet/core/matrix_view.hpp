@@ -35,8 +35,9 @@ class MatrixView {
   constexpr MatrixView(T* data, std::size_t rows) : data_(data), rows_(rows) {}
   // A view of mutable data is also a view of const data.
   template <class U>
-    requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>)
-  constexpr MatrixView(MatrixView<U, Rows, Cols> other) : data_(other.data()), rows_(other.row_count()) {}
+  requires(std::is_same_v<const U, T> &&
+           !std::is_same_v<U, T>) constexpr MatrixView(MatrixView<U, Rows, Cols> other)
+      : data_(other.data()), rows_(other.row_count()) {}
 
   constexpr T* data() const { return data_; }
   constexpr std::size_t row_count() const { return rows_.value(); }

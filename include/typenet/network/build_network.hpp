@@ -51,7 +51,8 @@ struct StagePlan {
                            activation_after<dense_positions[K]>(), dense_positions[K]>;
 
   // The last loss written, or SoftmaxCrossEntropy for a network that failed the loss check.
-  using losses = decltype(std::tuple_cat(std::conditional_t<is_loss_v<Layers>, std::tuple<Layers>, std::tuple<>>{}...));
+  using losses =
+      decltype(std::tuple_cat(std::conditional_t<is_loss_v<Layers>, std::tuple<Layers>, std::tuple<>>{}...));
   using loss = std::tuple_element_t<std::tuple_size_v<losses>,
                                     decltype(std::tuple_cat(std::tuple<SoftmaxCrossEntropy>{}, losses{}))>;
 
@@ -67,14 +68,16 @@ template <class T, class... Layers, std::size_t... I>
 constexpr auto build_network(std::index_sequence<I...>) {
   using Flow = WidthFlow<Layers...>;
   check_first_layer<layer_index<0>, layer_at<0, Layers...>>();
-  (check_activation_position<layer_index<I>, Layers, previous_layer<previous_layer_t<I, Layers...>>>() && ...);
+  (check_activation_position<layer_index<I>, Layers, previous_layer<previous_layer_t<I, Layers...>>>() &&
+   ...);
   (check_layer_widths<layer_index<I>, Layers>() && ...);
   (check_layer_input<layer_index<I>, Layers, previous_layer_outputs<Flow::received[I]>>() && ...);
   check_loss_count<loss_count<Flow::losses>>();
   if constexpr (Flow::losses == 1)  // with two losses, one of them is necessarily not last: say it once
     (check_loss_position<layer_index<I>, Layers, layer_count<sizeof...(Layers)>>() && ...);
   using Plan = StagePlan<Layers...>;
-  return std::type_identity<decltype(Plan::template network<T>(std::make_index_sequence<Plan::stage_count>{}))>{};
+  return std::type_identity<decltype(Plan::template network<T>(
+      std::make_index_sequence<Plan::stage_count>{}))>{};
 }
 
 }  // namespace typenet::detail

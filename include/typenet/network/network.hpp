@@ -31,14 +31,14 @@ namespace typenet {
 
 // The network in scalar type T (float or double): `BasicNetwork<double, Dense<4, 3>, ...>`.
 template <class T, class... Layers>
-using BasicNetwork =
-    typename decltype(detail::build_network<T, Layers...>(std::make_index_sequence<sizeof...(Layers)>{}))::type;
+using BasicNetwork = typename decltype(detail::build_network<T, Layers...>(
+    std::make_index_sequence<sizeof...(Layers)>{}))::type;
 
 // The network in float, the usual choice for training. (Not written as BasicNetwork<float, ...>: one alias
 // level less keeps the shape errors short.)
 template <class... Layers>
-using Network =
-    typename decltype(detail::build_network<float, Layers...>(std::make_index_sequence<sizeof...(Layers)>{}))::type;
+using Network = typename decltype(detail::build_network<float, Layers...>(
+    std::make_index_sequence<sizeof...(Layers)>{}))::type;
 
 // Class indices of a batch, one per row.
 template <std::size_t Rows>
@@ -62,8 +62,8 @@ class NetworkImpl {
   using loss_type = Loss;
   static constexpr std::size_t stage_count = sizeof...(Stages);
   // widths[k]: the input width of stage k; widths[stage_count]: the network's output width.
-  static constexpr std::array<std::size_t, stage_count + 1> widths = {
-      layer_at<0, Stages...>::input_width, Stages::output_width...};
+  static constexpr std::array<std::size_t, stage_count + 1> widths = {layer_at<0, Stages...>::input_width,
+                                                                      Stages::output_width...};
   static constexpr std::size_t input_width = widths.front();
   static constexpr std::size_t output_width = widths.back();
   static constexpr std::size_t parameter_count = (((Stages::input_width + 1) * Stages::output_width) + ...);
@@ -72,8 +72,8 @@ class NetworkImpl {
   using stage = layer_at<K, Stages...>;
   using Parameters = boost::hana::tuple<typename Stages::layer::template Parameters<T>...>;
 
-  static constexpr auto stage_indices =
-      boost::hana::to_tuple(boost::hana::make_range(boost::hana::size_c<0>, boost::hana::size_c<stage_count>));
+  static constexpr auto stage_indices = boost::hana::to_tuple(
+      boost::hana::make_range(boost::hana::size_c<0>, boost::hana::size_c<stage_count>));
   static constexpr auto reverse_stage_indices = boost::hana::reverse(stage_indices);
 
   // He-initialised from seed 0 unless told otherwise.
@@ -121,8 +121,8 @@ class NetworkImpl {
       using W = std::remove_cvref_t<decltype(p.weights)>;
       f(ParameterTensor<std::remove_reference_t<decltype(*p.weights.data())>>{
           k, "weights", W::rows, W::cols, std::span(p.weights.data(), W::size)});
-      f(ParameterTensor<std::remove_reference_t<decltype(*p.bias.data())>>{k, "bias", 1, W::cols,
-                                                                           std::span(p.bias.data(), W::cols)});
+      f(ParameterTensor<std::remove_reference_t<decltype(*p.bias.data())>>{
+          k, "bias", 1, W::cols, std::span(p.bias.data(), W::cols)});
     });
   }
 
@@ -188,7 +188,8 @@ class NetworkImpl {
     for (std::size_t first = 0; first < x.row_count(); first += inference_chunk_rows) {
       const std::size_t count = std::min(inference_chunk_rows, x.row_count() - first);
       MatrixView<T, dynamic_rows, output_width> out(chunk_out.data(), count);
-      predict_chunk(MatrixView<const T, dynamic_rows, input_width>(x.data() + first * input_width, count), out);
+      predict_chunk(MatrixView<const T, dynamic_rows, input_width>(x.data() + first * input_width, count),
+                    out);
       for (std::size_t r = 0; r < count; ++r) {
         const T* row = out.data() + r * output_width;
         classes[first + r] = std::uint32_t(std::max_element(row, row + output_width) - row);
@@ -208,7 +209,8 @@ class NetworkImpl {
   }
 
   // Runs at most inference_chunk_rows rows, ping-ponging between two halves of the inference arena.
-  void predict_chunk(MatrixView<const T, dynamic_rows, input_width> x, MatrixView<T, dynamic_rows, output_width> out) {
+  void predict_chunk(MatrixView<const T, dynamic_rows, input_width> x,
+                     MatrixView<T, dynamic_rows, output_width> out) {
     const std::size_t half = Arena<T>::round_up(inference_chunk_rows * widest);
     inference_arena_.reserve(2 * half);
     const std::size_t rows = x.row_count();

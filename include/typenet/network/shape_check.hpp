@@ -38,8 +38,7 @@ struct layer_input_fits {
   static constexpr bool value = true;
 };
 template <std::size_t I, std::size_t In, std::size_t Out, std::size_t Width>
-struct layer_input_fits<layer_index<I>, Dense<In, Out>, previous_layer_outputs<Width>>
-    {
+struct layer_input_fits<layer_index<I>, Dense<In, Out>, previous_layer_outputs<Width>> {
   static constexpr bool value = In == Width || In == 0;  // width 0 has its own check
 };
 
@@ -57,7 +56,7 @@ struct loss_is_last_layer {
   static constexpr bool value = true;
 };
 template <std::size_t I, class Layer, std::size_t N>
-  requires detail::is_loss_v<Layer>
+requires detail::is_loss_v<Layer>
 struct loss_is_last_layer<layer_index<I>, Layer, layer_count<N>> {
   static constexpr bool value = I + 1 == N;
 };
@@ -76,9 +75,8 @@ struct activation_follows_dense {
   static constexpr bool value = true;
 };
 template <std::size_t I, class Layer, class Previous>
-  requires detail::is_activation_v<Layer>
-struct activation_follows_dense<layer_index<I>, Layer, previous_layer<Previous>>
-    {
+requires detail::is_activation_v<Layer>
+struct activation_follows_dense<layer_index<I>, Layer, previous_layer<Previous>> {
   static constexpr bool value = I == 0 || detail::is_dense_v<Previous>;
 };
 

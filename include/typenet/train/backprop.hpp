@@ -70,7 +70,6 @@ class Backprop {
       return output<B, stage_count - 1>();
   }
 
-
   // Forward, loss and backward for one batch. `targets` is Labels<B> or a B x Out matrix.
   // parameter_sink(k, input_of_stage_k, g_k) runs in the reverse walk right after g_{k-1} was computed from
   // W_k, so it may update W_k in place (fused SGD) or store the gradient. Returns the batch loss.

@@ -24,8 +24,8 @@ void require_finite(const T* values, std::size_t count, std::size_t cols, std::u
     // A single value (the loss) has no row and column to name.
     const std::string place =
         count == 1 ? "" : " at row " + std::to_string(i / cols) + ", column " + std::to_string(i % cols);
-    throw NonFiniteError("typenet: " + std::string(std::isnan(values[i]) ? "NaN" : "Inf") + " in " + what + place +
-                         ", training step " + std::to_string(step) +
+    throw NonFiniteError("typenet: " + std::string(std::isnan(values[i]) ? "NaN" : "Inf") + " in " + what +
+                         place + ", training step " + std::to_string(step) +
                          " (a learning rate too large? TrainerOptions::clip_norm bounds each step)");
   }
 }

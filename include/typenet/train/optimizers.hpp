@@ -58,11 +58,14 @@ struct Momentum {
   };
 
   template <class Net>
-  void update(typename Net::Parameters& params, const typename Net::Parameters& grads, State<Net>& state) const {
+  void update(typename Net::Parameters& params, const typename Net::Parameters& grads,
+              State<Net>& state) const {
     using T = typename Net::scalar_type;
     detail::for_each_tensor<Net>(
         params, grads,
-        [&](T* p, const T* g, T* v, std::size_t n) { kernels::momentum_update(p, g, v, T(learning_rate), T(momentum), n); },
+        [&](T* p, const T* g, T* v, std::size_t n) {
+          kernels::momentum_update(p, g, v, T(learning_rate), T(momentum), n);
+        },
         state.velocity);
   }
 };
@@ -82,7 +85,8 @@ struct Adam {
   };
 
   template <class Net>
-  void update(typename Net::Parameters& params, const typename Net::Parameters& grads, State<Net>& state) const {
+  void update(typename Net::Parameters& params, const typename Net::Parameters& grads,
+              State<Net>& state) const {
     using T = typename Net::scalar_type;
     ++state.step;
     const T correction1 = T(1 - std::pow(beta1, double(state.step)));
@@ -90,8 +94,8 @@ struct Adam {
     detail::for_each_tensor<Net>(
         params, grads,
         [&](T* p, const T* g, T* m, T* v, std::size_t n) {
-          kernels::adam_update(p, g, m, v, T(learning_rate), T(beta1), T(beta2), T(epsilon), correction1, correction2,
-                               n);
+          kernels::adam_update(p, g, m, v, T(learning_rate), T(beta1), T(beta2), T(epsilon), correction1,
+                               correction2, n);
         },
         state.first_moment, state.second_moment);
   }
