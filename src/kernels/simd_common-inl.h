@@ -56,7 +56,9 @@ template <class D, class V = hn::VFromD<D>>
 HWY_INLINE V ExpNonPositive(D d, V x) {
   using T = hn::TFromD<D>;
   if constexpr (sizeof(T) != 4) {
-    return hn::IfThenElse(hn::IsNaN(x), x, hn::Exp(d, x));  // hn::Exp turns NaN into 0
+    // NaN must not reach hn::Exp: on EMU128 it converts to an integer there (undefined behaviour).
+    const auto is_nan = hn::IsNaN(x);
+    return hn::IfThenElse(is_nan, x, hn::Exp(d, hn::IfThenZeroElse(is_nan, x)));
   } else {
     const hn::RebindToUnsigned<D> du;
     const V magic = hn::Set(d, 12582912.0f);  // 1.5 * 2^23
