@@ -28,45 +28,23 @@ namespace typenet::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using std::size_t;
 
-// Applies f(d, index) -> vector to every full vector of [0, count) and to the tail, giving f the number of
-// valid lanes so it can load and store the tail without touching memory past the end.
-template <class D, class F>
-HWY_INLINE void ForEachVector(D d, size_t count, const F& f) {
-  const size_t L = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + L <= count; i += L) f(i, L);
-  if (i < count) f(i, count - i);
-}
-
-template <class D, class T = hn::TFromD<D>>
-HWY_INLINE hn::VFromD<D> Load(D d, const T* p, size_t width) {
-  return width == hn::Lanes(d) ? hn::LoadU(d, p) : LoadPartial(d, p, width);
-}
-template <class D, class V, class T = hn::TFromD<D>>
-HWY_INLINE void Store(D d, V v, T* p, size_t width) {
-  if (width == hn::Lanes(d)) {
-    hn::StoreU(v, d, p);
-  } else {
-    StorePartial(d, v, p, width);
-  }
-}
-
 template <class T>
 HWY_INLINE void ActivationForward(const T* in, T* out, size_t count, Activation act) {
   const hn::ScalableTag<T> d;
   // The switch is outside the loop so each loop body is a single activation.
   switch (act) {
     case Activation::sigmoid:
-      return ForEachVector(d, count,
-                           [&](size_t i, size_t w) { Store(d, Sigmoid(d, Load(d, in + i, w)), out + i, w); });
+      return ForEachVector(d, count, [&](size_t i, size_t w) {
+        StoreWidth(d, Sigmoid(d, LoadWidth(d, in + i, w)), out + i, w);
+      });
     case Activation::relu:
       return ForEachVector(d, count, [&](size_t i, size_t w) {
-        Store(d, Activate(d, Load(d, in + i, w), Activation::relu), out + i, w);
+        StoreWidth(d, Activate(d, LoadWidth(d, in + i, w), Activation::relu), out + i, w);
       });
     case Activation::identity:
       break;
   }
-  ForEachVector(d, count, [&](size_t i, size_t w) { Store(d, Load(d, in + i, w), out + i, w); });
+  ForEachVector(d, count, [&](size_t i, size_t w) { StoreWidth(d, LoadWidth(d, in + i, w), out + i, w); });
 }
 
 template <class T>
@@ -76,8 +54,9 @@ HWY_INLINE void ActivationBackward(const T* out, const T* d_out, T* d_in, size_t
   // the speed of Eigen's.
   auto run = [&](auto act_constant) {
     ForEachVector(d, count, [&](size_t i, size_t w) {
-      const auto derivative = DerivativeFromOutput(d, Load(d, out + i, w), decltype(act_constant)::value);
-      Store(d, hn::Mul(Load(d, d_out + i, w), derivative), d_in + i, w);
+      const auto derivative =
+          DerivativeFromOutput(d, LoadWidth(d, out + i, w), decltype(act_constant)::value);
+      StoreWidth(d, hn::Mul(LoadWidth(d, d_out + i, w), derivative), d_in + i, w);
     });
   };
   switch (act) {
@@ -106,26 +85,27 @@ HWY_INLINE RowLogSum<T> SoftmaxRow(D d, const T* z, T* p, size_t cols) {
   const V lowest = hn::Set(d, -std::numeric_limits<T>::infinity());
   if (cols <= L) {  // the 10-wide output layer: one vector, all in registers
     const auto valid = hn::FirstN(d, cols);
-    const V logits = hn::IfThenElse(valid, Load(d, z, cols), lowest);
+    const V logits = hn::IfThenElse(valid, LoadWidth(d, z, cols), lowest);
     const V max = hn::MaxOfLanes(d, logits);
     const V e = hn::IfThenElseZero(valid, ExpNonPositive(d, hn::Sub(logits, max)));
     const V sum = hn::SumOfLanes(d, e);
-    Store(d, hn::Div(e, sum), p, cols);
+    StoreWidth(d, hn::Div(e, sum), p, cols);
     return {hn::GetLane(max), std::log(hn::GetLane(sum))};
   }
   V max = lowest;
   ForEachVector(d, cols, [&](size_t c, size_t w) {
-    max = hn::Max(max, hn::IfThenElse(hn::FirstN(d, w), Load(d, z + c, w), lowest));
+    max = hn::Max(max, hn::IfThenElse(hn::FirstN(d, w), LoadWidth(d, z + c, w), lowest));
   });
   max = hn::MaxOfLanes(d, max);
   V sum = hn::Zero(d);
   ForEachVector(d, cols, [&](size_t c, size_t w) {
-    const V e = hn::IfThenElseZero(hn::FirstN(d, w), ExpNonPositive(d, hn::Sub(Load(d, z + c, w), max)));
+    const V e = hn::IfThenElseZero(hn::FirstN(d, w), ExpNonPositive(d, hn::Sub(LoadWidth(d, z + c, w), max)));
     sum = hn::Add(sum, e);
-    Store(d, e, p + c, w);
+    StoreWidth(d, e, p + c, w);
   });
   sum = hn::SumOfLanes(d, sum);
-  ForEachVector(d, cols, [&](size_t c, size_t w) { Store(d, hn::Div(Load(d, p + c, w), sum), p + c, w); });
+  ForEachVector(d, cols,
+                [&](size_t c, size_t w) { StoreWidth(d, hn::Div(LoadWidth(d, p + c, w), sum), p + c, w); });
   return {hn::GetLane(max), std::log(hn::GetLane(sum))};
 }
 
@@ -140,7 +120,7 @@ template <class D, class Target, class T = hn::TFromD<D>>
 HWY_INLINE void GradientRow(D d, const T* p, const Target& target, T* d_logits, size_t cols, T rows) {
   const auto divisor = hn::Set(d, rows);
   ForEachVector(d, cols, [&](size_t c, size_t w) {
-    Store(d, hn::Div(hn::Sub(Load(d, p + c, w), target(c, w)), divisor), d_logits + c, w);
+    StoreWidth(d, hn::Div(hn::Sub(LoadWidth(d, p + c, w), target(c, w)), divisor), d_logits + c, w);
   });
 }
 
@@ -165,8 +145,8 @@ HWY_INLINE T SoftmaxCrossEntropyLabelsSmall(D d, const T* logits, const std::uin
     const T* z = logits + r * cols;
     const size_t label = labels[r];
     const T z_label = z[label];  // read before the row's probs are written (they may alias the logits)
-    const V z0 = hn::IfThenElse(valid0, Load(d, z, w0), lowest);
-    const V z1 = w1 != 0 ? hn::IfThenElse(valid1, Load(d, z + L, w1), lowest) : lowest;
+    const V z0 = hn::IfThenElse(valid0, LoadWidth(d, z, w0), lowest);
+    const V z1 = w1 != 0 ? hn::IfThenElse(valid1, LoadWidth(d, z + L, w1), lowest) : lowest;
     const V max = hn::MaxOfLanes(d, hn::Max(z0, z1));
     const V e0 = hn::IfThenElseZero(valid0, ExpNonPositive(d, hn::Sub(z0, max)));
     const V e1 = hn::IfThenElseZero(valid1, ExpNonPositive(d, hn::Sub(z1, max)));
@@ -174,15 +154,16 @@ HWY_INLINE T SoftmaxCrossEntropyLabelsSmall(D d, const T* logits, const std::uin
     const V inv_sum = hn::Div(one, sum);
     const V p0 = hn::Mul(e0, inv_sum), p1 = hn::Mul(e1, inv_sum);
     T* p = probs + r * cols;
-    Store(d, p0, p, w0);
-    if (w1 != 0) Store(d, p1, p + L, w1);
+    StoreWidth(d, p0, p, w0);
+    if (w1 != 0) StoreWidth(d, p1, p + L, w1);
     loss += std::log(hn::GetLane(sum)) - (z_label - hn::GetLane(max));
     if (d_logits) {
       const V target = hn::Set(d, T(label));
       T* g = d_logits + r * cols;
-      Store(d, hn::Mul(hn::Sub(p0, hn::IfThenElseZero(hn::Eq(iota0, target), one)), inv_rows), g, w0);
+      StoreWidth(d, hn::Mul(hn::Sub(p0, hn::IfThenElseZero(hn::Eq(iota0, target), one)), inv_rows), g, w0);
       if (w1 != 0)
-        Store(d, hn::Mul(hn::Sub(p1, hn::IfThenElseZero(hn::Eq(iota1, target), one)), inv_rows), g + L, w1);
+        StoreWidth(d, hn::Mul(hn::Sub(p1, hn::IfThenElseZero(hn::Eq(iota1, target), one)), inv_rows), g + L,
+                   w1);
     }
   }
   return loss / T(rows);
@@ -226,15 +207,15 @@ HWY_INLINE T SoftmaxCrossEntropyTargets(const T* logits, const T* targets, T* pr
     const auto log_sum = hn::Set(d, s.log_sum);
     const auto max = hn::Set(d, s.max);
     ForEachVector(d, cols, [&](size_t c, size_t w) {
-      const auto target = Load(d, t + c, w);
-      const auto term = hn::Mul(target, hn::Sub(log_sum, hn::Sub(Load(d, z + c, w), max)));
+      const auto target = LoadWidth(d, t + c, w);
+      const auto term = hn::Mul(target, hn::Sub(log_sum, hn::Sub(LoadWidth(d, z + c, w), max)));
       row_loss = hn::Add(row_loss, hn::IfThenElseZero(hn::Ne(target, hn::Zero(d)), term));
     });
     loss += HorizontalSum(d, row_loss);
     if (d_logits) {
       GradientRow(
-          d, probs + r * cols, [&](size_t c, size_t w) { return Load(d, t + c, w); }, d_logits + r * cols,
-          cols, T(rows));
+          d, probs + r * cols, [&](size_t c, size_t w) { return LoadWidth(d, t + c, w); },
+          d_logits + r * cols, cols, T(rows));
     }
   }
   return loss / T(rows);
@@ -246,9 +227,9 @@ HWY_INLINE T MeanSquaredError(const T* y, const T* targets, T* d_y, size_t rows,
   const auto divisor = hn::Set(d, T(rows));
   auto sum = hn::Zero(d);
   ForEachVector(d, rows * cols, [&](size_t i, size_t w) {
-    const auto diff = hn::Sub(Load(d, y + i, w), Load(d, targets + i, w));
+    const auto diff = hn::Sub(LoadWidth(d, y + i, w), LoadWidth(d, targets + i, w));
     sum = hn::MulAdd(diff, diff, sum);
-    if (d_y) Store(d, hn::Div(diff, divisor), d_y + i, w);
+    if (d_y) StoreWidth(d, hn::Div(diff, divisor), d_y + i, w);
   });
   return T(0.5) * HorizontalSum(d, sum) / T(rows);
 }
@@ -268,7 +249,7 @@ HWY_INLINE T SumOfSquares(const T* x, size_t count) {
     sum1 = hn::MulAdd(b, b, sum1);
   }
   ForEachVector(d, count - i, [&](size_t j, size_t w) {
-    const auto a = Load(d, x + i + j, w);
+    const auto a = LoadWidth(d, x + i + j, w);
     sum0 = hn::MulAdd(a, a, sum0);
   });
   return HorizontalSum(d, hn::Add(sum0, sum1));

@@ -322,19 +322,6 @@ HWY_INLINE void Gemm(D d, const GemmOperands<T>& g, const Epilogue& epi, ThreadP
   pool->run(job.parts, &GemmJob<kLayout, D, Epilogue>::Run, &job);
 }
 
-template <class D, class V = hn::VFromD<D>, class T = hn::TFromD<D>>
-HWY_INLINE V LoadWidth(D d, const T* p, size_t width) {
-  return width == hn::Lanes(d) ? hn::LoadU(d, p) : LoadPartial(d, p, width);
-}
-template <class D, class V = hn::VFromD<D>, class T = hn::TFromD<D>>
-HWY_INLINE void StoreWidth(D d, V v, T* p, size_t width) {
-  if (width == hn::Lanes(d)) {
-    hn::StoreU(v, d, p);
-  } else {
-    StorePartial(d, v, p, width);
-  }
-}
-
 // ------------------------------------------------------------------------------------------------ epilogues
 
 template <class T>

@@ -18,33 +18,12 @@ namespace typenet::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using std::size_t;
 
-// Calls f(index, width) for every full vector and then the tail (width = valid lanes).
-template <class D, class F>
-HWY_INLINE void ForEachVector(D d, size_t count, const F& f) {
-  const size_t L = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + L <= count; i += L) f(i, L);
-  if (i < count) f(i, count - i);
-}
-
-template <class D, class T = hn::TFromD<D>>
-HWY_INLINE hn::VFromD<D> Load(D d, const T* p, size_t width) {
-  return width == hn::Lanes(d) ? hn::LoadU(d, p) : LoadPartial(d, p, width);
-}
-template <class D, class V, class T = hn::TFromD<D>>
-HWY_INLINE void Store(D d, V v, T* p, size_t width) {
-  if (width == hn::Lanes(d)) {
-    hn::StoreU(v, d, p);
-  } else {
-    StorePartial(d, v, p, width);
-  }
-}
-
 template <class T>
 HWY_INLINE void Scale(T* x, T factor, size_t count) {
   const hn::ScalableTag<T> d;
   const auto f = hn::Set(d, factor);
-  ForEachVector(d, count, [&](size_t i, size_t w) { Store(d, hn::Mul(Load(d, x + i, w), f), x + i, w); });
+  ForEachVector(d, count,
+                [&](size_t i, size_t w) { StoreWidth(d, hn::Mul(LoadWidth(d, x + i, w), f), x + i, w); });
 }
 
 template <class T>
@@ -52,7 +31,7 @@ HWY_INLINE void SgdUpdate(T* params, const T* grads, T learning_rate, size_t cou
   const hn::ScalableTag<T> d;
   const auto lr = hn::Set(d, learning_rate);
   ForEachVector(d, count, [&](size_t i, size_t w) {
-    Store(d, hn::NegMulAdd(lr, Load(d, grads + i, w), Load(d, params + i, w)), params + i, w);
+    StoreWidth(d, hn::NegMulAdd(lr, LoadWidth(d, grads + i, w), LoadWidth(d, params + i, w)), params + i, w);
   });
 }
 
@@ -63,9 +42,9 @@ HWY_INLINE void MomentumUpdate(T* params, const T* grads, T* velocity, T learnin
   const auto lr = hn::Set(d, learning_rate);
   const auto mu = hn::Set(d, momentum);
   ForEachVector(d, count, [&](size_t i, size_t w) {
-    const auto v = hn::MulSub(mu, Load(d, velocity + i, w), hn::Mul(lr, Load(d, grads + i, w)));
-    Store(d, v, velocity + i, w);
-    Store(d, hn::Add(Load(d, params + i, w), v), params + i, w);
+    const auto v = hn::MulSub(mu, LoadWidth(d, velocity + i, w), hn::Mul(lr, LoadWidth(d, grads + i, w)));
+    StoreWidth(d, v, velocity + i, w);
+    StoreWidth(d, hn::Add(LoadWidth(d, params + i, w), v), params + i, w);
   });
 }
 
@@ -82,13 +61,13 @@ HWY_INLINE void AdamUpdate(T* params, const T* grads, T* first_moment, T* second
   const auto c1 = hn::Set(d, correction1);
   const auto c2 = hn::Set(d, correction2);
   ForEachVector(d, count, [&](size_t i, size_t w) {
-    const auto g = Load(d, grads + i, w);
-    const auto m = hn::MulAdd(b1, Load(d, first_moment + i, w), hn::Mul(one_minus_b1, g));
-    const auto v = hn::MulAdd(b2, Load(d, second_moment + i, w), hn::Mul(hn::Mul(one_minus_b2, g), g));
-    Store(d, m, first_moment + i, w);
-    Store(d, v, second_moment + i, w);
+    const auto g = LoadWidth(d, grads + i, w);
+    const auto m = hn::MulAdd(b1, LoadWidth(d, first_moment + i, w), hn::Mul(one_minus_b1, g));
+    const auto v = hn::MulAdd(b2, LoadWidth(d, second_moment + i, w), hn::Mul(hn::Mul(one_minus_b2, g), g));
+    StoreWidth(d, m, first_moment + i, w);
+    StoreWidth(d, v, second_moment + i, w);
     const auto step = hn::Div(hn::Mul(lr, hn::Div(m, c1)), hn::Add(hn::Sqrt(hn::Div(v, c2)), eps));
-    Store(d, hn::Sub(Load(d, params + i, w), step), params + i, w);
+    StoreWidth(d, hn::Sub(LoadWidth(d, params + i, w), step), params + i, w);
   });
 }
 

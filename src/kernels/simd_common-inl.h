@@ -45,6 +45,29 @@ HWY_INLINE void StorePartial(D d, hn::VFromD<D> v, T* HWY_RESTRICT p, std::size_
 #endif
 }
 
+// A full vector at p, or only its first `width` lanes (the tail), never touching memory past them.
+template <class D, class V = hn::VFromD<D>, class T = hn::TFromD<D>>
+HWY_INLINE V LoadWidth(D d, const T* p, std::size_t width) {
+  return width == hn::Lanes(d) ? hn::LoadU(d, p) : LoadPartial(d, p, width);
+}
+template <class D, class V = hn::VFromD<D>, class T = hn::TFromD<D>>
+HWY_INLINE void StoreWidth(D d, V v, T* p, std::size_t width) {
+  if (width == hn::Lanes(d)) {
+    hn::StoreU(v, d, p);
+  } else {
+    StorePartial(d, v, p, width);
+  }
+}
+
+// Calls f(index, width) for every full vector of [0, count) and then the tail (width = its valid lanes).
+template <class D, class F>
+HWY_INLINE void ForEachVector(D d, std::size_t count, const F& f) {
+  const std::size_t L = hn::Lanes(d);
+  std::size_t i = 0;
+  for (; i + L <= count; i += L) f(i, L);
+  if (i < count) f(i, count - i);
+}
+
 // e^x for x <= 0 (or NaN, which it returns). float: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite: ln2 in two
 // parts, so r is exact to float precision even for n near -126), e^r from its degree-7 Taylor polynomial
 // (truncation r^8/8! < 5.2e-9, a twentieth of a float ulp) and 2^n written into the exponent bits. Below
