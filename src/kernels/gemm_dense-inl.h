@@ -62,22 +62,87 @@ constexpr size_t kNRWide = 8;
 // row-major (X^T in the weight gradient, whose A rows are X's columns).
 enum class ALayout { kRowMajor, kTransposed };
 
+// How B (K x N) is read. In place: row-major, rows ldb apart, full vectors readable up to N rounded up (zero
+// padding or kMasked). Packed: before a column panel's row tiles run, the panel is copied into a contiguous
+// thread-local buffer (K rows of its vectors, zero past N), so the tiles read B as one forward stream, where
+// rows of B 1 KB apart (256 floats) would crowd into a few L1 sets. Packing per panel, on the thread that
+// uses it, keeps the copy hot for the tiles and splits the copying between threads.
+enum class BLayout {
+  kInPlace,
+  kPackRows,        // b row-major, rows ldb apart (W in the forward product, dY in the weight gradient)
+  kPackTransposed,  // B = S^T for b = S row-major (N x K): W^T in dX = dY W^T
+};
+
 template <class T>
 struct GemmOperands {
   const T* a;
   size_t a_stride;  // row stride of the stored matrix (inner for X, cols for dY)
-  const T* b;       // B row-major, K x N; full vectors readable up to N rounded up (zero padding or kMasked)
+  const T* b;
   size_t ldb;
   size_t m, n, k;
+  BLayout b_layout = BLayout::kInPlace;
 };
+
+// A reusable per-thread buffer (per target, type and use), so the hot path does not allocate after the
+// first call. Each thread writes only its own.
+enum class ScratchUse { kPaddedB, kPanel };
+template <class T, ScratchUse kUse>
+T* Scratch(size_t count) {
+  thread_local hwy::AlignedFreeUniquePtr<T[]> buffer;
+  thread_local size_t capacity = 0;
+  if (capacity < count) {
+    buffer = hwy::AllocateAligned<T>(count);
+    capacity = count;
+  }
+  return buffer.get();
+}
+
+// The packed copy of B's columns [c0, c0 + panel_width), zero past N: K rows panel_width apart.
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE const T* PackPanel(D d, const GemmOperands<T>& g, size_t c0, size_t panel_width) {
+  T* HWY_RESTRICT panel = Scratch<T, ScratchUse::kPanel>(g.k * panel_width);
+  const size_t valid = std::min(panel_width, g.n - c0);
+  if (g.b_layout == BLayout::kPackRows) {
+    // Vector copies (a 64-byte std::copy per row would be a library call each time).
+    const size_t L = hn::Lanes(d);
+    for (size_t r = 0; r < g.k; ++r) {
+      const T* HWY_RESTRICT row = g.b + r * g.ldb + c0;
+      T* HWY_RESTRICT to = panel + r * panel_width;
+      for (size_t c = 0; c < panel_width; c += L) {
+        const auto v = c + L <= valid ? hn::LoadU(d, row + c)
+                       : c < valid    ? LoadPartial(d, row + c, valid - c)
+                                      : hn::Zero(d);
+        hn::Store(v, d, to + c);
+      }
+    }
+    return panel;
+  }
+  {
+    // Transposed in blocks of kBlock rows of B, so the strided writes stay within L1 (16 KB of panel rows).
+    constexpr size_t kBlock = 64;
+    for (size_t r0 = 0; r0 < g.k; r0 += kBlock) {
+      const size_t r1 = std::min(g.k, r0 + kBlock);
+      for (size_t c = 0; c < valid; ++c) {
+        const T* HWY_RESTRICT column = g.b + (c0 + c) * g.k;  // row c0 + c of S
+        for (size_t r = r0; r < r1; ++r) panel[r * panel_width + c] = column[r];
+      }
+    }
+  }
+  if (valid != panel_width) {
+    for (size_t r = 0; r < g.k; ++r)
+      std::fill(panel + r * panel_width + valid, panel + (r + 1) * panel_width, T(0));
+  }
+  return panel;
+}
 
 // One MR x NR-vector tile of C at (i0, c0); rows below `skip` are computed but not stored (they belong to the
 // previous tile, see RowTiles). The last vector stores `last_width` columns. kMasked: the last B vector is
 // loaded with a mask (narrow B that was not padded).
+// B's rows for this tile's columns start at b_panel, b_stride apart.
 template <size_t MR, size_t NR, bool kMasked, ALayout kLayout, class D, class Epilogue,
           class T = hn::TFromD<D>>
-HWY_NOINLINE void Tile(D d, const GemmOperands<T>& g, size_t i0, size_t skip, size_t c0, size_t last_width,
-                       const Epilogue& epi) {
+HWY_NOINLINE void Tile(D d, const GemmOperands<T>& g, const T* b_panel, size_t b_stride, size_t i0,
+                       size_t skip, size_t c0, size_t last_width, const Epilogue& epi) {
   using V = hn::VFromD<D>;
   const size_t L = hn::Lanes(d);
   auto width = [&](size_t j) {
@@ -93,7 +158,7 @@ HWY_NOINLINE void Tile(D d, const GemmOperands<T>& g, size_t i0, size_t skip, si
     for (size_t i = 0; i < MR; ++i) acc[i][j] = init;
   }
 
-  const T* HWY_RESTRICT b_row = g.b + c0;
+  const T* HWY_RESTRICT b_row = b_panel;
   auto load_b = [&](V* b) {
     HWY_UNROLL(16)
     for (size_t j = 0; j < NR; ++j)
@@ -103,7 +168,7 @@ HWY_NOINLINE void Tile(D d, const GemmOperands<T>& g, size_t i0, size_t skip, si
   if constexpr (kLayout == ALayout::kRowMajor) {
     const T* HWY_RESTRICT a_rows[MR];
     for (size_t i = 0; i < MR; ++i) a_rows[i] = g.a + (i0 + i) * g.a_stride;
-    for (size_t k = 0; k < g.k; ++k, b_row += g.ldb) {
+    for (size_t k = 0; k < g.k; ++k, b_row += b_stride) {
       V b[NR];
       load_b(b);
       HWY_UNROLL(16)
@@ -115,7 +180,7 @@ HWY_NOINLINE void Tile(D d, const GemmOperands<T>& g, size_t i0, size_t skip, si
     }
   } else {
     const T* HWY_RESTRICT a_col = g.a + i0;
-    for (size_t k = 0; k < g.k; ++k, b_row += g.ldb, a_col += g.a_stride) {
+    for (size_t k = 0; k < g.k; ++k, b_row += b_stride, a_col += g.a_stride) {
       V b[NR];
       load_b(b);
       HWY_UNROLL(16)
@@ -140,28 +205,35 @@ HWY_NOINLINE void Tile(D d, const GemmOperands<T>& g, size_t i0, size_t skip, si
 // do not depend on where a thread's row range starts. Fewer than MR rows in all: one row at a time.
 template <size_t MR, size_t NR, bool kMasked, ALayout kLayout, class D, class Epilogue,
           class T = hn::TFromD<D>>
-HWY_INLINE void RowTiles(D d, const GemmOperands<T>& g, size_t c0, size_t last_width, const Epilogue& epi,
-                         size_t i_begin, size_t i_end) {
+HWY_INLINE void RowTiles(D d, const GemmOperands<T>& g, const T* b_panel, size_t b_stride, size_t c0,
+                         size_t last_width, const Epilogue& epi, size_t i_begin, size_t i_end) {
   size_t i0 = i_begin;
-  for (; i0 + MR <= i_end; i0 += MR) Tile<MR, NR, kMasked, kLayout>(d, g, i0, 0, c0, last_width, epi);
+  for (; i0 + MR <= i_end; i0 += MR)
+    Tile<MR, NR, kMasked, kLayout>(d, g, b_panel, b_stride, i0, 0, c0, last_width, epi);
   if (i0 == i_end) return;
-  if (i_end >= MR)
-    return Tile<MR, NR, kMasked, kLayout>(d, g, i_end - MR, MR - (i_end - i0), c0, last_width, epi);
+  if (i_end >= MR) {
+    return Tile<MR, NR, kMasked, kLayout>(d, g, b_panel, b_stride, i_end - MR, MR - (i_end - i0), c0,
+                                          last_width, epi);
+  }
   if constexpr (MR > 1) {
-    for (; i0 < i_end; ++i0) Tile<1, NR, kMasked, kLayout>(d, g, i0, 0, c0, last_width, epi);
+    for (; i0 < i_end; ++i0)
+      Tile<1, NR, kMasked, kLayout>(d, g, b_panel, b_stride, i0, 0, c0, last_width, epi);
   }
 }
 
 // Runs a panel nv (<= NR) vectors wide.
 template <size_t MR, size_t NR, bool kMasked, ALayout kLayout, class D, class Epilogue,
           class T = hn::TFromD<D>>
-HWY_INLINE void PanelColumns(D d, size_t nv, const GemmOperands<T>& g, size_t c0, size_t last_width,
-                             const Epilogue& epi, size_t i_begin, size_t i_end) {
+HWY_INLINE void PanelColumns(D d, size_t nv, const GemmOperands<T>& g, const T* b_panel, size_t b_stride,
+                             size_t c0, size_t last_width, const Epilogue& epi, size_t i_begin,
+                             size_t i_end) {
   if constexpr (NR > 1) {
-    if (nv < NR)
-      return PanelColumns<MR, NR - 1, kMasked, kLayout>(d, nv, g, c0, last_width, epi, i_begin, i_end);
+    if (nv < NR) {
+      return PanelColumns<MR, NR - 1, kMasked, kLayout>(d, nv, g, b_panel, b_stride, c0, last_width, epi,
+                                                        i_begin, i_end);
+    }
   }
-  RowTiles<MR, NR, kMasked, kLayout>(d, g, c0, last_width, epi, i_begin, i_end);
+  RowTiles<MR, NR, kMasked, kLayout>(d, g, b_panel, b_stride, c0, last_width, epi, i_begin, i_end);
 }
 
 // B small enough to stay in L2 next to the streamed A and C (a quarter of a 1 MiB L2): then row blocks go
@@ -239,21 +311,29 @@ HWY_INLINE void GemmBlock(D d, const GemmOperands<T>& g, const Epilogue& epi, si
   // Streaming needs whole-vector B loads (ldb >= L: B was padded or is a multiple of the vector).
   if (kLayout == ALayout::kTransposed && g.k <= kStreamMaxK && g.ldb >= L)
     return StreamRowsK(d, g, epi, i_begin, i_end, v_begin, v_end);
+  const bool packed = g.b_layout != BLayout::kInPlace;
   if (vectors == 1) {
-    // One vector per row: masked when B was not padded (B's width below one vector).
-    if (g.ldb < L) return RowTiles<kMRNarrow, 1, true, kLayout>(d, g, 0, last_width, epi, i_begin, i_end);
-    return RowTiles<kMRNarrow, 1, false, kLayout>(d, g, 0, last_width, epi, i_begin, i_end);
+    // One vector per row: masked when B is in place and narrower than one vector.
+    if (packed) {
+      return RowTiles<kMRNarrow, 1, false, kLayout>(d, g, PackPanel(d, g, 0, L), L, 0, last_width, epi,
+                                                    i_begin, i_end);
+    }
+    if (g.ldb < L)
+      return RowTiles<kMRNarrow, 1, true, kLayout>(d, g, g.b, g.ldb, 0, last_width, epi, i_begin, i_end);
+    return RowTiles<kMRNarrow, 1, false, kLayout>(d, g, g.b, g.ldb, 0, last_width, epi, i_begin, i_end);
   }
-  const bool single_row = g.m == 1;
+  const bool single_row = g.m == 1 && !packed;
   const size_t nr = single_row ? kNRWide : kNR;
   auto panels = [&](size_t i0, size_t i1) {
     for (size_t v0 = v_begin; v0 < v_end; v0 += nr) {
       const size_t nv = std::min(nr, v_end - v0);
       const size_t width = v0 + nv == vectors ? last_width : L;
+      const T* b_panel = packed ? PackPanel(d, g, v0 * L, nv * L) : g.b + v0 * L;
+      const size_t b_stride = packed ? nv * L : g.ldb;
       if (single_row) {
-        PanelColumns<1, kNRWide, false, kLayout>(d, nv, g, v0 * L, width, epi, i0, i1);
+        PanelColumns<1, kNRWide, false, kLayout>(d, nv, g, b_panel, b_stride, v0 * L, width, epi, i0, i1);
       } else {
-        PanelColumns<kMR, kNR, false, kLayout>(d, nv, g, v0 * L, width, epi, i0, i1);
+        PanelColumns<kMR, kNR, false, kLayout>(d, nv, g, b_panel, b_stride, v0 * L, width, epi, i0, i1);
       }
     }
   };
@@ -391,19 +471,6 @@ struct SgdEpilogue {  // weights -= lr * acc: the gradient never goes to memory
 
 // ------------------------------------------------------------------------------------------------ kernels
 
-// A reusable per-thread buffer (per target and type) for a copied B, so the hot path does not allocate
-// after the first call. Only the calling thread of a kernel writes it; pool workers only read it.
-template <class T>
-T* Scratch(size_t count) {
-  thread_local hwy::AlignedFreeUniquePtr<T[]> buffer;
-  thread_local size_t capacity = 0;
-  if (capacity < count) {
-    buffer = hwy::AllocateAligned<T>(count);
-    capacity = count;
-  }
-  return buffer.get();
-}
-
 // B (k x n, row stride ld) as GEMM operands: used in place when whole vectors tile its rows (or it is
 // narrower than one vector: masked loads); otherwise copied with rows padded by zeros to whole vectors.
 template <class D, class T = hn::TFromD<D>>
@@ -412,7 +479,7 @@ HWY_INLINE const T* PaddedB(D d, const T* b, size_t k, size_t n, size_t& ldb) {
   ldb = n;
   if (n % L == 0 || n < L) return b;
   ldb = (n + L - 1) / L * L;
-  T* copy = Scratch<T>(k * ldb);
+  T* copy = Scratch<T, ScratchUse::kPaddedB>(k * ldb);
   for (size_t r = 0; r < k; ++r) {
     std::copy(b + r * n, b + (r + 1) * n, copy + r * ldb);
     std::fill(copy + r * ldb + n, copy + (r + 1) * ldb, T(0));
@@ -420,30 +487,24 @@ HWY_INLINE const T* PaddedB(D d, const T* b, size_t k, size_t n, size_t& ldb) {
   return copy;
 }
 
+// Rows at which the forward product packs B: from two row tiles on, each panel is read once per tile, and
+// a packed panel streams sequentially where rows of B (1 KB apart at 256 columns) would fall into a few L1
+// sets. Below it (batch 1 and tiny batches) B is read about once, and packing would double the traffic.
+constexpr size_t kPackMinRows = 64;
+
 template <class T>
 HWY_INLINE void DenseForward(const T* in, const T* weights, const T* bias, T* out, size_t rows, size_t inner,
                              size_t cols, Activation act, ThreadPool* pool) {
   const hn::ScalableTag<T> d;
-  size_t ldb;
-  const T* b = PaddedB(d, weights, inner, cols, ldb);
-  const GemmOperands<T> g{in, inner, b, ldb, rows, cols, inner};
-  Gemm<ALayout::kRowMajor>(d, g, ForwardEpilogue<T>{bias, out, cols, act}, pool);
-}
-
-// W^T (cols x inner) for the broadcast form, whose B must be contiguous along dX's columns, with rows padded
-// to ldb. 16 x 16 blocks keep both the read rows and the written rows within L1 (2 KB per side for double).
-template <class T>
-void Transpose(const T* HWY_RESTRICT w, T* HWY_RESTRICT wt, size_t inner, size_t cols, size_t ldb) {
-  constexpr size_t kBlock = 16;
-  for (size_t j0 = 0; j0 < inner; j0 += kBlock) {
-    const size_t j1 = std::min(inner, j0 + kBlock);
-    for (size_t c0 = 0; c0 < cols; c0 += kBlock) {
-      const size_t c1 = std::min(cols, c0 + kBlock);
-      for (size_t c = c0; c < c1; ++c)
-        for (size_t j = j0; j < j1; ++j) wt[c * ldb + j] = w[j * cols + c];
-    }
+  GemmOperands<T> g{in, inner, nullptr, 0, rows, cols, inner};
+  if (rows >= kPackMinRows) {
+    g.b = weights;
+    g.ldb = cols;
+    g.b_layout = BLayout::kPackRows;
+  } else {
+    g.b = PaddedB(d, weights, inner, cols, g.ldb);
   }
-  for (size_t c = 0; c < cols; ++c) std::fill(wt + c * ldb + inner, wt + (c + 1) * ldb, T(0));
+  Gemm<ALayout::kRowMajor>(d, g, ForwardEpilogue<T>{bias, out, cols, act}, pool);
 }
 
 // One row (batch 1): d_in[j] = dot(W row j, dY) -- W rows are contiguous in the reduction index, so no
@@ -475,11 +536,7 @@ HWY_INLINE void DenseBackwardInput(const T* d_out, const T* weights, const T* in
                                    size_t inner, size_t cols, Activation act, ThreadPool* pool) {
   if (rows == 1) return BackwardInputSingleRow(d_out, weights, in, d_in, inner, cols, act);
   const hn::ScalableTag<T> d;
-  const size_t L = hn::Lanes(d);
-  const size_t ldb = inner < L ? inner : (inner + L - 1) / L * L;
-  T* wt = Scratch<T>(cols * ldb);
-  Transpose(weights, wt, inner, cols, ldb);
-  const GemmOperands<T> g{d_out, cols, wt, ldb, rows, inner, cols};
+  const GemmOperands<T> g{d_out, cols, weights, cols, rows, inner, cols, BLayout::kPackTransposed};
   Gemm<ALayout::kRowMajor>(d, g, BackwardInputEpilogue<T>{in, d_in, inner, act}, pool);
 }
 
@@ -499,15 +556,29 @@ HWY_INLINE void ColumnSums(const T* d_out, size_t rows, size_t cols, T* sums_or_
   }
 }
 
+// dW = X^T dY: A is X read transposed, B is dY (rows x cols). Small batches stream C row by row from a
+// padded dY (see StreamRows); otherwise dY is packed, since every one of dW's row tiles reads all of it.
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE GemmOperands<T> GradientOperands(D d, const T* in, const T* d_out, size_t rows, size_t inner,
+                                            size_t cols) {
+  GemmOperands<T> g{in, inner, nullptr, 0, inner, cols, rows};
+  if (rows <= kStreamMaxK) {
+    g.b = PaddedB(d, d_out, rows, cols, g.ldb);
+  } else {
+    g.b = d_out;
+    g.ldb = cols;
+    g.b_layout = BLayout::kPackRows;
+  }
+  return g;
+}
+
 template <class T>
 HWY_INLINE void DenseBackwardParams(const T* in, const T* d_out, T* d_weights, T* d_bias, size_t rows,
                                     size_t inner, size_t cols, ThreadPool* pool) {
   const hn::ScalableTag<T> d;
   ColumnSums(d_out, rows, cols, d_bias, T(0), false);
-  size_t ldb;
-  const T* b = PaddedB(d, d_out, rows, cols, ldb);
-  const GemmOperands<T> g{in, inner, b, ldb, inner, cols, rows};
-  Gemm<ALayout::kTransposed>(d, g, GradientEpilogue<T>{d_weights, cols}, pool);
+  Gemm<ALayout::kTransposed>(d, GradientOperands(d, in, d_out, rows, inner, cols),
+                             GradientEpilogue<T>{d_weights, cols}, pool);
 }
 
 template <class T>
@@ -515,10 +586,8 @@ HWY_INLINE void DenseBackwardParamsSgd(const T* in, const T* d_out, T* weights, 
                                        size_t rows, size_t inner, size_t cols, ThreadPool* pool) {
   const hn::ScalableTag<T> d;
   ColumnSums(d_out, rows, cols, bias, learning_rate, true);
-  size_t ldb;
-  const T* b = PaddedB(d, d_out, rows, cols, ldb);
-  const GemmOperands<T> g{in, inner, b, ldb, inner, cols, rows};
-  Gemm<ALayout::kTransposed>(d, g, SgdEpilogue<T>{weights, cols, learning_rate}, pool);
+  Gemm<ALayout::kTransposed>(d, GradientOperands(d, in, d_out, rows, inner, cols),
+                             SgdEpilogue<T>{weights, cols, learning_rate}, pool);
 }
 
 // Non-template entry points for HWY_EXPORT (Highway 1.0.3 cannot export templates).
