@@ -63,14 +63,15 @@ constexpr size_t kNRWide = 8;
 enum class ALayout { kRowMajor, kTransposed };
 
 // How B (K x N) is read. In place: row-major, rows ldb apart, full vectors readable up to N rounded up (zero
-// padding or kMasked). Packed: before a column panel's row tiles run, the panel is copied into a contiguous
-// thread-local buffer (K rows of its vectors, zero past N), so the tiles read B as one forward stream, where
-// rows of B 1 KB apart (256 floats) would crowd into a few L1 sets. Packing per panel, on the thread that
-// uses it, keeps the copy hot for the tiles and splits the copying between threads.
+// padding or kMasked). The two kPack layouts are copied by Gemm, once per call, into kPacked column panels
+// of kNR vectors: the panel at vector v0 starts at b + v0 L K and holds K rows of its vectors (zero past N),
+// so the tiles read B as one forward stream, where rows of B 1 KB apart (256 floats) would crowd into a few
+// L1 sets.
 enum class BLayout {
   kInPlace,
   kPackRows,        // b row-major, rows ldb apart (W in the forward product, dY in the weight gradient)
   kPackTransposed,  // B = S^T for b = S row-major (N x K): W^T in dX = dY W^T
+  kPacked,
 };
 
 template <class T>
@@ -97,10 +98,10 @@ T* Scratch(size_t count) {
   return buffer.get();
 }
 
-// The packed copy of B's columns [c0, c0 + panel_width), zero past N: K rows panel_width apart.
+// Copies B's columns [c0, c0 + panel_width) to panel, zero past N: K rows panel_width apart.
 template <class D, class T = hn::TFromD<D>>
-HWY_INLINE const T* PackPanel(D d, const GemmOperands<T>& g, size_t c0, size_t panel_width) {
-  T* HWY_RESTRICT panel = Scratch<T, ScratchUse::kPanel>(g.k * panel_width);
+HWY_INLINE void PackPanel(D d, const GemmOperands<T>& g, size_t c0, size_t panel_width,
+                          T* HWY_RESTRICT panel) {
   const size_t valid = std::min(panel_width, g.n - c0);
   if (g.b_layout == BLayout::kPackRows) {
     // Vector copies (a 64-byte std::copy per row would be a library call each time).
@@ -115,7 +116,7 @@ HWY_INLINE const T* PackPanel(D d, const GemmOperands<T>& g, size_t c0, size_t p
         hn::Store(v, d, to + c);
       }
     }
-    return panel;
+    return;
   }
   {
     // Transposed in blocks of kBlock rows of B, so the strided writes stay within L1 (16 KB of panel rows).
@@ -132,7 +133,15 @@ HWY_INLINE const T* PackPanel(D d, const GemmOperands<T>& g, size_t c0, size_t p
     for (size_t r = 0; r < g.k; ++r)
       std::fill(panel + r * panel_width + valid, panel + (r + 1) * panel_width, T(0));
   }
-  return panel;
+}
+
+// The kPacked panels of vectors [v_begin, v_end) (v_begin a multiple of kNR) into packed.
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE void PackPanels(D d, const GemmOperands<T>& g, size_t v_begin, size_t v_end, T* packed) {
+  const size_t L = hn::Lanes(d);
+  for (size_t v0 = v_begin; v0 < v_end; v0 += kNR) {
+    PackPanel(d, g, v0 * L, std::min(kNR, v_end - v0) * L, packed + v0 * L * g.k);
+  }
 }
 
 // One MR x NR-vector tile of C at (i0, c0); rows below `skip` are computed but not stored (they belong to the
@@ -311,13 +320,11 @@ HWY_INLINE void GemmBlock(D d, const GemmOperands<T>& g, const Epilogue& epi, si
   // Streaming needs whole-vector B loads (ldb >= L: B was padded or is a multiple of the vector).
   if (kLayout == ALayout::kTransposed && g.k <= kStreamMaxK && g.ldb >= L)
     return StreamRowsK(d, g, epi, i_begin, i_end, v_begin, v_end);
-  const bool packed = g.b_layout != BLayout::kInPlace;
+  const bool packed = g.b_layout == BLayout::kPacked;
   if (vectors == 1) {
     // One vector per row: masked when B is in place and narrower than one vector.
-    if (packed) {
-      return RowTiles<kMRNarrow, 1, false, kLayout>(d, g, PackPanel(d, g, 0, L), L, 0, last_width, epi,
-                                                    i_begin, i_end);
-    }
+    if (packed)
+      return RowTiles<kMRNarrow, 1, false, kLayout>(d, g, g.b, L, 0, last_width, epi, i_begin, i_end);
     if (g.ldb < L)
       return RowTiles<kMRNarrow, 1, true, kLayout>(d, g, g.b, g.ldb, 0, last_width, epi, i_begin, i_end);
     return RowTiles<kMRNarrow, 1, false, kLayout>(d, g, g.b, g.ldb, 0, last_width, epi, i_begin, i_end);
@@ -328,7 +335,7 @@ HWY_INLINE void GemmBlock(D d, const GemmOperands<T>& g, const Epilogue& epi, si
     for (size_t v0 = v_begin; v0 < v_end; v0 += nr) {
       const size_t nv = std::min(nr, v_end - v0);
       const size_t width = v0 + nv == vectors ? last_width : L;
-      const T* b_panel = packed ? PackPanel(d, g, v0 * L, nv * L) : g.b + v0 * L;
+      const T* b_panel = packed ? g.b + v0 * L * g.k : g.b + v0 * L;
       const size_t b_stride = packed ? nv * L : g.ldb;
       if (single_row) {
         PanelColumns<1, kNRWide, false, kLayout>(d, nv, g, b_panel, b_stride, v0 * L, width, epi, i0, i1);
@@ -376,19 +383,46 @@ struct GemmJob {
   }
 };
 
+template <class D, class T = hn::TFromD<D>>
+struct PackJob {
+  D d;
+  const GemmOperands<T>* g;
+  T* packed;
+  size_t parts, panels, vectors;
+
+  static void Run(void* context, size_t part) {
+    const PackJob& job = *static_cast<const PackJob*>(context);
+    const size_t first = job.panels * part / job.parts, last = job.panels * (part + 1) / job.parts;
+    PackPanels(job.d, *job.g, first * kNR, std::min(job.vectors, last * kNR), job.packed);
+  }
+};
+
 // C[M x N] = epilogue(A B), on the pool's threads when the product is large enough.
 template <ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>
-HWY_INLINE void Gemm(D d, const GemmOperands<T>& g, const Epilogue& epi, ThreadPool* pool) {
+HWY_INLINE void Gemm(D d, const GemmOperands<T>& operands, const Epilogue& epi, ThreadPool* pool) {
   const size_t L = hn::Lanes(d);
-  const size_t vectors = (g.n + L - 1) / L;
-  if (g.m == 0 || vectors == 0) return;
-  const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
+  const size_t vectors = (operands.n + L - 1) / L;
+  if (operands.m == 0 || vectors == 0) return;
+  const double flops = 2.0 * double(operands.m) * double(operands.n) * double(operands.k);
   const size_t threads = pool ? pool->size() : 1;
+  const bool parallel = threads >= 2 && flops >= kParallelFlops;
+  GemmOperands<T> g = operands;
+  if (g.b_layout == BLayout::kPackRows || g.b_layout == BLayout::kPackTransposed) {
+    // One packed copy for every thread (the calling thread's buffer), its panels split between the threads.
+    T* packed = Scratch<T, ScratchUse::kPanel>(g.k * vectors * L);
+    const size_t panel_count = (vectors + kNR - 1) / kNR;
+    if (parallel && panel_count >= 2) {
+      PackJob<D> job{d, &g, packed, std::min(threads, panel_count), panel_count, vectors};
+      pool->run(job.parts, &PackJob<D>::Run, &job);
+    } else {
+      PackPanels(d, g, 0, vectors, packed);
+    }
+    g.b = packed;
+    g.b_layout = BLayout::kPacked;
+  }
   const size_t row_tiles = g.m / kMR;
   const size_t panels = vectors / kNR;
-  if (threads < 2 || flops < kParallelFlops || (row_tiles < 2 && panels < 2)) {
-    return GemmBlock<kLayout>(d, g, epi, 0, g.m, 0, vectors);
-  }
+  if (!parallel || (row_tiles < 2 && panels < 2)) return GemmBlock<kLayout>(d, g, epi, 0, g.m, 0, vectors);
   // Split the dimension with more units (ties: columns, so each thread reads only its part of B).
   GemmJob<kLayout, D, Epilogue> job{d, &g, &epi, 0, row_tiles > panels, 0, 0};
   if (job.split_rows) {
