@@ -46,13 +46,17 @@ def main(argv):
               % (per_cycle, float(peak) / per_cycle, lanes))
     except ValueError:
         pass
+    # The fastest repetition of each benchmark: on a shared machine other tenants only ever add time, so the
+    # minimum is the repeatable figure (every peer is treated the same way). Aggregate rows are skipped.
     rows = OrderedDict()  # workload -> impl -> benchmark
     for b in data["benchmarks"]:
-        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+        if b.get("run_type") == "aggregate":
             continue
         name = b.get("run_name", b["name"])
         workload, _, impl = name.rpartition("/")
-        rows.setdefault(workload, OrderedDict())[impl] = b
+        best = rows.setdefault(workload, OrderedDict()).get(impl)
+        if best is None or b["real_time"] < best["real_time"]:
+            rows[workload][impl] = b
     unit_scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
     header = "%-34s %10s %8s %7s %10s %10s %10s %8s %8s" % (
         "workload", "typenet_us", "GFLOP/s", "%peak", "eigen_us", "blas_us", "loops_us", "t/eigen", "t/peer2")
