@@ -98,6 +98,35 @@ T* Scratch(size_t count) {
   return buffer.get();
 }
 
+#if HWY_TARGET == HWY_AVX2
+// to[j * to_stride + i] = from[i * from_stride + j] for an 8 x 8 block of floats: interleave 32-bit pairs,
+// then 64-bit pairs, then swap 128-bit halves.
+template <class D>
+HWY_INLINE void Transpose8x8(D d, const float* HWY_RESTRICT from, size_t from_stride, float* HWY_RESTRICT to,
+                             size_t to_stride) {
+  using V = hn::VFromD<D>;
+  const hn::Repartition<double, D> dd;
+  V t[8];
+  for (size_t i = 0; i < 8; i += 2) {
+    const V a = hn::LoadU(d, from + i * from_stride), b = hn::LoadU(d, from + (i + 1) * from_stride);
+    t[i] = hn::InterleaveLower(d, a, b);      // a0 b0 a1 b1 | a4 b4 a5 b5
+    t[i + 1] = hn::InterleaveUpper(d, a, b);  // a2 b2 a3 b3 | a6 b6 a7 b7
+  }
+  V u[8];
+  for (size_t h = 0; h < 8; h += 4) {  // rows 0-3, then 4-7
+    for (size_t j = 0; j < 2; ++j) {
+      const auto lo = hn::BitCast(dd, t[h + j]), hi = hn::BitCast(dd, t[h + j + 2]);
+      u[h + 2 * j] = hn::BitCast(d, hn::InterleaveLower(dd, lo, hi));  // column 2j (| 2j + 4), rows h..h+3
+      u[h + 2 * j + 1] = hn::BitCast(d, hn::InterleaveUpper(dd, lo, hi));  // column 2j + 1 (| 2j + 5)
+    }
+  }
+  for (size_t j = 0; j < 4; ++j) {
+    hn::StoreU(hn::ConcatLowerLower(d, u[4 + j], u[j]), d, to + j * to_stride);
+    hn::StoreU(hn::ConcatUpperUpper(d, u[4 + j], u[j]), d, to + (j + 4) * to_stride);
+  }
+}
+#endif
+
 // Copies B's columns [c0, c0 + panel_width) to panel, zero past N: K rows panel_width apart.
 template <class D, class T = hn::TFromD<D>>
 HWY_INLINE void PackPanel(D d, const GemmOperands<T>& g, size_t c0, size_t panel_width,
@@ -118,15 +147,26 @@ HWY_INLINE void PackPanel(D d, const GemmOperands<T>& g, size_t c0, size_t panel
     }
     return;
   }
-  {
-    // Transposed in blocks of kBlock rows of B, so the strided writes stay within L1 (16 KB of panel rows).
-    constexpr size_t kBlock = 64;
-    for (size_t r0 = 0; r0 < g.k; r0 += kBlock) {
-      const size_t r1 = std::min(g.k, r0 + kBlock);
-      for (size_t c = 0; c < valid; ++c) {
-        const T* HWY_RESTRICT column = g.b + (c0 + c) * g.k;  // row c0 + c of S
-        for (size_t r = r0; r < r1; ++r) panel[r * panel_width + c] = column[r];
+  // Transposed in blocks of kBlock rows of B, so the strided writes stay within L1 (16 KB of panel rows).
+  constexpr size_t kBlock = 64;
+  for (size_t r0 = 0; r0 < g.k; r0 += kBlock) {
+    const size_t r1 = std::min(g.k, r0 + kBlock);
+    size_t c = 0;
+#if HWY_TARGET == HWY_AVX2
+    if constexpr (sizeof(T) == 4) {
+      // 8 x 8 blocks in registers (this VM's target): 8 loads, 24 shuffles and 8 stores per 64 elements.
+      for (; c + 8 <= valid; c += 8) {
+        size_t r = r0;
+        for (; r + 8 <= r1; r += 8)
+          Transpose8x8(d, g.b + (c0 + c) * g.k + r, g.k, panel + r * panel_width + c, panel_width);
+        for (; r < r1; ++r)
+          for (size_t j = 0; j < 8; ++j) panel[r * panel_width + c + j] = g.b[(c0 + c + j) * g.k + r];
       }
+    }
+#endif
+    for (; c < valid; ++c) {
+      const T* HWY_RESTRICT column = g.b + (c0 + c) * g.k;  // row c0 + c of S
+      for (size_t r = r0; r < r1; ++r) panel[r * panel_width + c] = column[r];
     }
   }
   if (valid != panel_width) {
@@ -542,26 +582,36 @@ HWY_INLINE void DenseForward(const T* in, const T* weights, const T* bias, T* ou
 }
 
 // One row (batch 1): d_in[j] = dot(W row j, dY) -- W rows are contiguous in the reduction index, so no
-// transpose; 4 rows of W at a time give 4 independent accumulators.
+// transpose; 4 rows of W at a time give 4 independent accumulator chains (one chain would wait on the FMA
+// latency at every vector).
 template <class T>
 HWY_INLINE void BackwardInputSingleRow(const T* d_out, const T* weights, const T* in, T* d_in, size_t inner,
                                        size_t cols, Activation act) {
   const hn::ScalableTag<T> d;
   using V = hn::VFromD<decltype(d)>;
-  const size_t L = hn::Lanes(d);
-  const size_t full = cols - cols % L;
-  const size_t tail = cols % L;
-  auto dot = [&](const T* w) {
-    V sum = hn::Zero(d);
-    size_t c = 0;
-    for (; c < full; c += L) sum = hn::MulAdd(hn::LoadU(d, d_out + c), hn::LoadU(d, w + c), sum);
-    if (tail) sum = hn::MulAdd(LoadPartial(d, d_out + c, tail), LoadPartial(d, w + c, tail), sum);
-    return HorizontalSum(d, sum);
-  };
+  constexpr size_t kRows = 4;
   const hn::CappedTag<T, 1> d1;
-  for (size_t j = 0; j < inner; ++j) {
-    const T sum = dot(weights + j * cols);
-    d_in[j] = hn::GetLane(hn::Mul(hn::Set(d1, sum), DerivativeFromOutput(d1, hn::Set(d1, in[j]), act)));
+  auto finish = [&](size_t j, V sum) {
+    const T dot = HorizontalSum(d, sum);
+    d_in[j] = hn::GetLane(hn::Mul(hn::Set(d1, dot), DerivativeFromOutput(d1, hn::Set(d1, in[j]), act)));
+  };
+  size_t j = 0;
+  for (; j + kRows <= inner; j += kRows) {
+    V sum[kRows];
+    for (size_t r = 0; r < kRows; ++r) sum[r] = hn::Zero(d);
+    ForEachVector(d, cols, [&](size_t c, size_t width) {
+      const V dy = LoadWidth(d, d_out + c, width);
+      for (size_t r = 0; r < kRows; ++r)
+        sum[r] = hn::MulAdd(dy, LoadWidth(d, weights + (j + r) * cols + c, width), sum[r]);
+    });
+    for (size_t r = 0; r < kRows; ++r) finish(j + r, sum[r]);
+  }
+  for (; j < inner; ++j) {
+    V sum = hn::Zero(d);
+    ForEachVector(d, cols, [&](size_t c, size_t width) {
+      sum = hn::MulAdd(LoadWidth(d, d_out + c, width), LoadWidth(d, weights + j * cols + c, width), sum);
+    });
+    finish(j, sum);
   }
 }
 
