@@ -129,26 +129,13 @@ HWY_INLINE void Transpose8x8(D d, const float* HWY_RESTRICT from, size_t from_st
 }
 #endif
 
-// Copies B's columns [c0, c0 + panel_width) to panel, zero past N: K rows panel_width apart.
+// Copies the columns [c0, c0 + panel_width) of B = S^T (kPackTransposed) to panel, zero past N: K rows
+// panel_width apart.
 template <class D, class T = hn::TFromD<D>>
-HWY_INLINE void PackPanel(D d, const GemmOperands<T>& g, size_t c0, size_t panel_width,
-                          T* HWY_RESTRICT panel) {
+HWY_INLINE void PackTransposedPanel(D d, const GemmOperands<T>& g, size_t c0, size_t panel_width,
+                                    T* HWY_RESTRICT panel) {
+  (void)d;  // used by the AVX2 block transpose only
   const size_t valid = std::min(panel_width, g.n - c0);
-  if (g.b_layout == BLayout::kPackRows) {
-    // Vector copies (a 64-byte std::copy per row would be a library call each time).
-    const size_t L = hn::Lanes(d);
-    for (size_t r = 0; r < g.k; ++r) {
-      const T* HWY_RESTRICT row = g.b + r * g.ldb + c0;
-      T* HWY_RESTRICT to = panel + r * panel_width;
-      for (size_t c = 0; c < panel_width; c += L) {
-        const auto v = c + L <= valid ? hn::LoadU(d, row + c)
-                       : c < valid    ? LoadPartial(d, row + c, valid - c)
-                                      : hn::Zero(d);
-        hn::Store(v, d, to + c);
-      }
-    }
-    return;
-  }
   // Transposed in blocks of kBlock rows of B, so the strided writes stay within L1 (16 KB of panel rows).
   constexpr size_t kBlock = 64;
   for (size_t r0 = 0; r0 < g.k; r0 += kBlock) {
@@ -181,8 +168,27 @@ HWY_INLINE void PackPanel(D d, const GemmOperands<T>& g, size_t c0, size_t panel
 template <class D, class T = hn::TFromD<D>>
 HWY_INLINE void PackPanels(D d, const GemmOperands<T>& g, size_t v_begin, size_t v_end, T* packed) {
   const size_t L = hn::Lanes(d);
-  for (size_t v0 = v_begin; v0 < v_end; v0 += kNR) {
-    PackPanel(d, g, v0 * L, std::min(kNR, v_end - v0) * L, packed + v0 * L * g.k);
+  if (g.b_layout == BLayout::kPackTransposed) {
+    for (size_t v0 = v_begin; v0 < v_end; v0 += kNR)
+      PackTransposedPanel(d, g, v0 * L, std::min(kNR, v_end - v0) * L, packed + v0 * L * g.k);
+    return;
+  }
+  // Row-major B row by row: each row is read once, front to back, and its vectors go to every panel's row
+  // r. (A panel at a time reads 64 bytes of every 1 KB row, a stride the prefetchers do not follow: that
+  // copy cost as much as the tiles saved.)
+  for (size_t r = 0; r < g.k; ++r) {
+    const T* HWY_RESTRICT row = g.b + r * g.ldb;
+    for (size_t v0 = v_begin; v0 < v_end; v0 += kNR) {
+      const size_t panel_width = std::min(kNR, v_end - v0) * L;
+      T* HWY_RESTRICT to = packed + v0 * L * g.k + r * panel_width;
+      for (size_t c = 0; c < panel_width; c += L) {
+        const size_t column = v0 * L + c;
+        const auto v = column + L <= g.n ? hn::LoadU(d, row + column)
+                       : column < g.n    ? LoadPartial(d, row + column, g.n - column)
+                                         : hn::Zero(d);
+        hn::Store(v, d, to + c);
+      }
+    }
   }
 }
 
@@ -574,8 +580,9 @@ HWY_INLINE const T* PaddedB(D d, const T* b, size_t k, size_t n, size_t& ldb) {
 
 // Rows at which the forward product packs B (the weights). Packing costs a read and a write of W every
 // call and pays back once per row tile that reads the packed panels. Measured on the 784-256-128-10 step:
-// at batch 32 (6 row tiles) packing was no faster (475 vs 460 us); at batch 128 the packed forward GEMMs
-// were about 20% faster.
+// at batch 32 (6 row tiles) packing was no faster (in a profile of the trainer the copy took 6.5% of the
+// time and the tiles saved about as much: W1 comes from L3 either way); at batch 128 the packed forward
+// GEMMs were about 20% faster.
 constexpr size_t kPackMinRows = 64;
 
 template <class T>
