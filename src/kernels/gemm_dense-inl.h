@@ -571,9 +571,11 @@ HWY_INLINE const T* PaddedB(D d, const T* b, size_t k, size_t n, size_t& ldb) {
   if (n % L == 0 || n < L) return b;
   ldb = (n + L - 1) / L * L;
   T* copy = Scratch<T, ScratchUse::kPaddedB>(k * ldb);
+  // Vector copies: per-row std::copy and std::fill calls took longer than the 10-wide layer's product.
   for (size_t r = 0; r < k; ++r) {
-    std::copy(b + r * n, b + (r + 1) * n, copy + r * ldb);
-    std::fill(copy + r * ldb + n, copy + (r + 1) * ldb, T(0));
+    for (size_t c = 0; c < ldb; c += L)
+      hn::Store(c + L <= n ? hn::LoadU(d, b + r * n + c) : LoadPartial(d, b + r * n + c, n - c), d,
+                copy + r * ldb + c);
   }
   return copy;
 }
