@@ -298,3 +298,20 @@ TEST_CASE("gunzip: in memory, what read_file_bytes does to .gz files") {
     REQUIRE(typenet::gunzip(gzip_bytes(big), "big.gz") == big);
   }
 }
+
+TEST_CASE("IDX: a gzip file that inflates far beyond its header (a gzip bomb) stops early with a DataError") {
+  // A valid 3-label header followed by 8 MiB of zeros: 8 KB compressed. Reading stops at twice the 11 bytes
+  // the header announces plus 1 MiB, instead of inflating everything.
+  Bytes bomb = valid_labels({1, 2, 3});
+  bomb.resize(bomb.size() + (8u << 20), 0);
+  const fs::path gz = write_gz("bomb-labels-idx1-ubyte.gz", bomb);
+  REQUIRE(fs::file_size(gz) < 64 * 1024);
+  REQUIRE_THROWS_MATCHES(
+      typenet::read_idx(gz, 1), typenet::DataError,
+      Catch::Matchers::Message(gz.string() +
+                               ": gzip stream: expected at most 1048598 bytes once decompressed "
+                               "(twice the 11 bytes its IDX header gives, plus 1 MiB), found more"));
+  // The same data not compressed is reported by its size.
+  REQUIRE_THROWS_WITH(typenet::parse_idx(bomb, 1, "plain"),
+                      Catch::Matchers::Contains("payload (trailing bytes): expected 3 bytes"));
+}

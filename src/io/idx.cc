@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <system_error>
 
@@ -81,7 +82,21 @@ std::string join_dims(const std::vector<std::size_t>& dims) {
 
 }  // namespace
 
-std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> compressed, const std::string& name) {
+namespace {
+
+bool is_gzip(std::span<const std::uint8_t> bytes) {
+  return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
+}
+
+// What inflate does on reaching `limit` output bytes with more to come.
+enum class AtLimit { stop, fail };
+
+// gunzip with at most `limit` bytes of output: a few kilobytes that inflate to gigabytes (a gzip bomb) end
+// in a DataError about their size (AtLimit::fail, `limit_reason` says where the limit comes from) or are
+// read only as far as needed (AtLimit::stop).
+std::vector<std::uint8_t> inflate_bytes(std::span<const std::uint8_t> compressed, const std::string& name,
+                                        std::size_t limit, AtLimit at_limit,
+                                        const std::string& limit_reason) {
   z_stream z{};
   if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) throw DataError(name + ": gzip stream: zlib cannot start");
   struct End {
@@ -92,9 +107,16 @@ std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> compressed, const
     fail(name, "gzip stream", "a complete, valid stream", found);
   };
   constexpr std::size_t max_piece = std::numeric_limits<uInt>::max();  // zlib counts in uInt
-  std::vector<std::uint8_t> out(std::max<std::size_t>(compressed.size() * 2, 1024));
+  // One byte of room past the limit tells "exactly the limit" from "more".
+  const std::size_t capacity = limit == std::numeric_limits<std::size_t>::max() ? limit : limit + 1;
+  std::vector<std::uint8_t> out(std::min(capacity, std::max<std::size_t>(compressed.size() * 2, 1024)));
   std::size_t fed = 0, produced = 0;
   for (;;) {
+    if (produced > limit) {
+      if (at_limit == AtLimit::stop) break;
+      fail(name, "gzip stream",
+           "at most " + std::to_string(limit) + " bytes once decompressed (" + limit_reason + ")", "more");
+    }
     if (z.avail_in == 0 && fed < compressed.size()) {
       const std::size_t piece = std::min(compressed.size() - fed, max_piece);
       // zlib's next_in is not const-qualified in every build, but inflate never writes through it.
@@ -102,7 +124,7 @@ std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> compressed, const
       z.avail_in = uInt(piece);
       fed += piece;
     }
-    if (produced == out.size()) out.resize(out.size() * 2);
+    if (produced == out.size()) out.resize(std::min(capacity, out.size() * 2));
     const std::size_t room = std::min(out.size() - produced, max_piece);
     z.next_out = out.data() + produced;
     z.avail_out = uInt(room);
@@ -123,11 +145,36 @@ std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> compressed, const
       corrupt("a truncated stream (unexpected end of file)");
     if (code != Z_OK) corrupt(z.msg != nullptr ? z.msg : "zlib error " + std::to_string(code));
   }
-  out.resize(produced);
+  out.resize(std::min(produced, limit));
   return out;
 }
 
-std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
+// The size of the whole array an IDX header announces (header included), if `head` holds a valid header.
+std::optional<std::size_t> idx_size_from_header(std::span<const std::uint8_t> head,
+                                                std::size_t expected_dims) {
+  const std::size_t header_size = 4 + 4 * expected_dims;
+  if (head.size() < header_size) return std::nullopt;
+  if (read_be32(head.data()) != (std::uint32_t(unsigned_byte_type) << 8 | std::uint32_t(expected_dims)))
+    return std::nullopt;
+  std::size_t product = 1;
+  for (std::size_t i = 0; i < expected_dims; ++i) {
+    const std::size_t dim = read_be32(head.data() + 4 + 4 * i);
+    if (dim == 0 || product > (std::numeric_limits<std::size_t>::max() - header_size) / dim)
+      return std::nullopt;
+    product *= dim;
+  }
+  return header_size + product;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> compressed, const std::string& name) {
+  return inflate_bytes(compressed, name, std::numeric_limits<std::size_t>::max(), AtLimit::fail, "");
+}
+
+namespace {
+
+std::vector<std::uint8_t> read_raw_bytes(const std::filesystem::path& path) {
   const std::string name = path.string();
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(name + ": cannot open: " + std::strerror(errno));
@@ -140,8 +187,15 @@ std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
   while (in.read(chunk, sizeof chunk) || in.gcount() > 0)
     bytes.insert(bytes.end(), chunk, chunk + in.gcount());
   if (in.bad()) throw DataError(name + ": read error");
+  return bytes;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
+  std::vector<std::uint8_t> bytes = read_raw_bytes(path);
   // The gzip magic bytes decide, not the file name.
-  if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) return gunzip(bytes, name);
+  if (is_gzip(bytes)) return gunzip(bytes, path.string());
   return bytes;
 }
 
@@ -191,8 +245,23 @@ IdxArray parse_idx(std::span<const std::uint8_t> bytes, std::size_t expected_dim
 }
 
 IdxArray read_idx(const std::filesystem::path& path, std::size_t expected_dims) {
-  const std::vector<std::uint8_t> bytes = read_file_bytes(path);
-  return parse_idx(bytes, expected_dims, path.string());
+  const std::string name = path.string();
+  std::vector<std::uint8_t> bytes = read_raw_bytes(path);
+  if (is_gzip(bytes)) {
+    // Inflate the header first, then not much more than it announces: a file that inflates far beyond it
+    // (a gzip bomb) stops with an error instead of exhausting memory, while a few bytes too many still
+    // reach parse_idx, whose message counts them.
+    const std::size_t header_size = 4 + 4 * expected_dims;
+    std::vector<std::uint8_t> head = inflate_bytes(bytes, name, header_size, AtLimit::stop, "");
+    const std::optional<std::size_t> size = idx_size_from_header(head, expected_dims);
+    if (!size) return parse_idx(head, expected_dims, name);  // throws: the header itself is wrong
+    constexpr std::size_t slack = std::size_t(1) << 20;
+    const std::size_t limit =
+        *size <= (std::numeric_limits<std::size_t>::max() - slack) / 2 ? 2 * *size + slack : *size;
+    bytes = inflate_bytes(bytes, name, limit, AtLimit::fail,
+                          "twice the " + std::to_string(*size) + " bytes its IDX header gives, plus 1 MiB");
+  }
+  return parse_idx(bytes, expected_dims, name);
 }
 
 Dataset load_idx_dataset(const std::filesystem::path& images_path, const std::filesystem::path& labels_path,

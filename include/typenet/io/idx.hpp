@@ -44,7 +44,8 @@ std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> compressed, const
 // Reads a whole file, decompressing it (gunzip) when it starts with the gzip magic bytes 1f 8b.
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
 
-// read_file_bytes + parse_idx.
+// read_file_bytes + parse_idx, except that a gzip file is inflated no further than twice the size its IDX
+// header announces plus 1 MiB (a DataError beyond: a small file cannot exhaust memory).
 IdxArray read_idx(const std::filesystem::path& path, std::size_t expected_dims);
 
 // What a data set must look like to feed the network.
