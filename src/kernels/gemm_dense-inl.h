@@ -65,10 +65,10 @@ constexpr size_t kNRWide = 8;
 enum class ALayout { kRowMajor, kTransposed };
 
 // How B (K x N) is read. In place: row-major, rows ldb apart, full vectors readable up to N rounded up (zero
-// padding or kMasked). The two kPack layouts are copied by Gemm, once per call, into kPacked column panels
-// of kNR vectors: the panel at vector v0 starts at b + v0 L K and holds K rows of its vectors (zero past N),
-// so the tiles read B as one forward stream, where rows of B 1 KB apart (256 floats) would crowd into a few
-// L1 sets.
+// padding or kMasked). The two kPack layouts are copied by each thread, once per call, into kPacked column
+// panels of kNR vectors (see PackAndRun): with the thread's first vector v_begin, the panel at vector v0
+// starts at b + (v0 - v_begin) L K and holds K rows of its vectors (zero past N), so the tiles read B as one
+// forward stream, where rows of B 1 KB apart (256 floats) would crowd into a few L1 sets.
 enum class BLayout {
   kInPlace,
   kPackRows,        // b row-major, rows ldb apart (W in the forward product, dY in the weight gradient)
@@ -164,13 +164,13 @@ HWY_INLINE void PackTransposedPanel(D d, const GemmOperands<T>& g, size_t c0, si
   }
 }
 
-// The kPacked panels of vectors [v_begin, v_end) (v_begin a multiple of kNR) into packed.
+// The kPacked panels of vectors [v_begin, v_end) (v_begin a multiple of kNR), from packed on.
 template <class D, class T = hn::TFromD<D>>
 HWY_INLINE void PackPanels(D d, const GemmOperands<T>& g, size_t v_begin, size_t v_end, T* packed) {
   const size_t L = hn::Lanes(d);
   if (g.b_layout == BLayout::kPackTransposed) {
     for (size_t v0 = v_begin; v0 < v_end; v0 += kNR)
-      PackTransposedPanel(d, g, v0 * L, std::min(kNR, v_end - v0) * L, packed + v0 * L * g.k);
+      PackTransposedPanel(d, g, v0 * L, std::min(kNR, v_end - v0) * L, packed + (v0 - v_begin) * L * g.k);
     return;
   }
   // Row-major B row by row: each row is read once, front to back, and its vectors go to every panel's row
@@ -180,7 +180,7 @@ HWY_INLINE void PackPanels(D d, const GemmOperands<T>& g, size_t v_begin, size_t
     const T* HWY_RESTRICT row = g.b + r * g.ldb;
     for (size_t v0 = v_begin; v0 < v_end; v0 += kNR) {
       const size_t panel_width = std::min(kNR, v_end - v0) * L;
-      T* HWY_RESTRICT to = packed + v0 * L * g.k + r * panel_width;
+      T* HWY_RESTRICT to = packed + (v0 - v_begin) * L * g.k + r * panel_width;
       for (size_t c = 0; c < panel_width; c += L) {
         const size_t column = v0 * L + c;
         const auto v = column + L <= g.n ? hn::LoadU(d, row + column)
@@ -392,7 +392,7 @@ HWY_INLINE void GemmBlock(D d, const GemmOperands<T>& g, const Epilogue& epi, si
     for (size_t v0 = v_begin; v0 < v_end; v0 += nr) {
       const size_t nv = std::min(nr, v_end - v0);
       const size_t width = v0 + nv == vectors ? last_width : L;
-      const T* b_panel = packed ? g.b + v0 * L * g.k : g.b + v0 * L;
+      const T* b_panel = packed ? g.b + (v0 - v_begin) * L * g.k : g.b + v0 * L;
       const size_t b_stride = packed ? nv * L : g.ldb;
       if (single_row) {
         PanelColumns<1, kNRWide, false, kLayout>(d, nv, g, b_panel, b_stride, v0 * L, width, epi, i0, i1);
@@ -413,6 +413,29 @@ HWY_INLINE void GemmBlock(D d, const GemmOperands<T>& g, const Epilogue& epi, si
   for (size_t i0 = i_begin; i0 < i_end; i0 += block_rows) panels(i0, std::min(i_end, i0 + block_rows));
 }
 
+// Whether B is copied into kPacked panels before the tiles run (see BLayout).
+template <class T>
+bool NeedsPacking(const GemmOperands<T>& g) {
+  return g.b_layout == BLayout::kPackRows || g.b_layout == BLayout::kPackTransposed;
+}
+
+// Rows [i_begin, i_end) x vectors [v_begin, v_end) of C, packing (if asked) exactly the panels they use into
+// the running thread's own buffer: each thread packs what it reads, so no packed panel crosses between the
+// cores' caches (a shared copy packed half by each thread made the batch-256 step only 1.46x faster on
+// two threads).
+template <ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>
+HWY_INLINE void PackAndRun(D d, const GemmOperands<T>& g, const Epilogue& epi, size_t i_begin, size_t i_end,
+                           size_t v_begin, size_t v_end) {
+  if (!NeedsPacking(g)) return GemmBlock<kLayout>(d, g, epi, i_begin, i_end, v_begin, v_end);
+  const size_t L = hn::Lanes(d);
+  GemmOperands<T> packed = g;
+  T* buffer = Scratch<T, ScratchUse::kPanel>(g.k * (v_end - v_begin) * L);
+  PackPanels(d, g, v_begin, v_end, buffer);
+  packed.b = buffer;
+  packed.b_layout = BLayout::kPacked;
+  GemmBlock<kLayout>(d, packed, epi, i_begin, i_end, v_begin, v_end);
+}
+
 template <ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>
 struct GemmJob {
   D d;
@@ -427,59 +450,30 @@ struct GemmJob {
     const GemmJob& job = *static_cast<const GemmJob*>(context);
     const GemmOperands<T>& g = *job.g;
     const size_t L = hn::Lanes(job.d);
+    const size_t vectors = (g.n + L - 1) / L;
     // Contiguous, nearly equal unit ranges; boundaries fall on tile/panel edges, so the FMA order of every
     // element is the one-thread order and the result is bitwise the same.
     const size_t first = job.units * part / job.parts, last = job.units * (part + 1) / job.parts;
     if (job.split_rows) {
-      GemmBlock<kLayout>(job.d, g, *job.epi, first * job.unit, std::min(g.m, last * job.unit), 0,
-                         (g.n + L - 1) / L);
+      PackAndRun<kLayout>(job.d, g, *job.epi, first * job.unit, std::min(g.m, last * job.unit), 0, vectors);
     } else {
-      const size_t vectors = (g.n + L - 1) / L;
-      GemmBlock<kLayout>(job.d, g, *job.epi, 0, g.m, first * job.unit, std::min(vectors, last * job.unit));
+      PackAndRun<kLayout>(job.d, g, *job.epi, 0, g.m, first * job.unit, std::min(vectors, last * job.unit));
     }
-  }
-};
-
-template <class D, class T = hn::TFromD<D>>
-struct PackJob {
-  D d;
-  const GemmOperands<T>* g;
-  T* packed;
-  size_t parts, panels, vectors;
-
-  static void Run(void* context, size_t part) {
-    const PackJob& job = *static_cast<const PackJob*>(context);
-    const size_t first = job.panels * part / job.parts, last = job.panels * (part + 1) / job.parts;
-    PackPanels(job.d, *job.g, first * kNR, std::min(job.vectors, last * kNR), job.packed);
   }
 };
 
 // C[M x N] = epilogue(A B), on the pool's threads when the product is large enough.
 template <ALayout kLayout, class D, class Epilogue, class T = hn::TFromD<D>>
-HWY_INLINE void Gemm(D d, const GemmOperands<T>& operands, const Epilogue& epi, ThreadPool* pool) {
+HWY_INLINE void Gemm(D d, const GemmOperands<T>& g, const Epilogue& epi, ThreadPool* pool) {
   const size_t L = hn::Lanes(d);
-  const size_t vectors = (operands.n + L - 1) / L;
-  if (operands.m == 0 || vectors == 0) return;
-  const double flops = 2.0 * double(operands.m) * double(operands.n) * double(operands.k);
+  const size_t vectors = (g.n + L - 1) / L;
+  if (g.m == 0 || vectors == 0) return;
+  const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
   const size_t threads = pool ? pool->size() : 1;
-  const bool parallel = threads >= 2 && flops >= kParallelFlops;
-  GemmOperands<T> g = operands;
-  if (g.b_layout == BLayout::kPackRows || g.b_layout == BLayout::kPackTransposed) {
-    // One packed copy for every thread (the calling thread's buffer), its panels split between the threads.
-    T* packed = Scratch<T, ScratchUse::kPanel>(g.k * vectors * L);
-    const size_t panel_count = (vectors + kNR - 1) / kNR;
-    if (parallel && panel_count >= 2) {
-      PackJob<D> job{d, &g, packed, std::min(threads, panel_count), panel_count, vectors};
-      pool->run(job.parts, &PackJob<D>::Run, &job);
-    } else {
-      PackPanels(d, g, 0, vectors, packed);
-    }
-    g.b = packed;
-    g.b_layout = BLayout::kPacked;
-  }
   const size_t row_tiles = g.m / kMR;
   const size_t panels = vectors / kNR;
-  if (!parallel || (row_tiles < 2 && panels < 2)) return GemmBlock<kLayout>(d, g, epi, 0, g.m, 0, vectors);
+  if (threads < 2 || flops < kParallelFlops || (row_tiles < 2 && panels < 2))
+    return PackAndRun<kLayout>(d, g, epi, 0, g.m, 0, vectors);
   // Split the dimension with more units (ties: columns, so each thread reads only its part of B).
   GemmJob<kLayout, D, Epilogue> job{d, &g, &epi, 0, row_tiles > panels, 0, 0};
   if (job.split_rows) {
