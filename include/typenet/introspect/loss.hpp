@@ -6,14 +6,13 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "typenet/core/matrix.hpp"
-#include "typenet/introspect/text.hpp"
 #include "typenet/kernels/kernels.hpp"
+#include "typenet/network/batch_loss.hpp"
 #include "typenet/network/io_checks.hpp"
 #include "typenet/network/network.hpp"
 
@@ -45,23 +44,8 @@ class LossEvaluator {
     });
     const T* a = buffer_.data() + offsets_[Net::stage_count - 1];
     T* probabilities = buffer_.data() + probabilities_;
-    constexpr std::size_t width = Net::output_width;
-    if constexpr (std::is_same_v<Targets, Labels<B>>) {
-      static_assert(std::is_same_v<typename Net::loss_type, SoftmaxCrossEntropy>,
-                    "typenet: MeanSquaredError takes target rows (a Matrix), not class labels");
-      for (std::size_t r = 0; r < B; ++r)
-        if (targets[r] >= width)
-          throw std::out_of_range(
-              concat({"typenet: label ", std::to_string(targets[r]), " in row ", std::to_string(r),
-                      " is not a class index below ", std::to_string(width)}));
-      return kernels::softmax_cross_entropy(a, targets.data(), probabilities, static_cast<T*>(nullptr), B,
-                                            width);
-    } else if constexpr (std::is_same_v<typename Net::loss_type, SoftmaxCrossEntropy>) {
-      return kernels::softmax_cross_entropy(a, targets.data(), probabilities, static_cast<T*>(nullptr), B,
-                                            width);
-    } else {
-      return kernels::mean_squared_error(a, targets.data(), static_cast<T*>(nullptr), B, width);
-    }
+    return detail::batch_loss<typename Net::loss_type, Net::output_width, B>(a, targets, probabilities,
+                                                                             static_cast<T*>(nullptr));
   }
 
  private:

@@ -13,12 +13,12 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 
 #include "typenet/core/arena.hpp"
 #include "typenet/core/matrix.hpp"
 #include "typenet/kernels/kernels.hpp"
+#include "typenet/network/batch_loss.hpp"
 #include "typenet/network/network.hpp"
 #include "typenet/train/finite_check.hpp"
 
@@ -148,34 +148,14 @@ class Backprop {
     require_finite(&loss, 1, 1, step_, "the loss");
   }
 
-  template <std::size_t B>
-  static void check_labels(const Labels<B>& labels) {
-    for (std::size_t r = 0; r < B; ++r)
-      if (labels[r] >= Net::output_width)
-        throw std::out_of_range("typenet: label " + std::to_string(labels[r]) + " in row " +
-                                std::to_string(r) + " is not a class index below " +
-                                std::to_string(Net::output_width));
-  }
-
   template <std::size_t B, class Targets>
   T loss_and_gradient(const Targets& targets) {
     constexpr std::size_t last = stage_count - 1;
     constexpr std::size_t width = Net::output_width;
     MatrixView<T, B, width> a = output<B, last>();
     MatrixView<T, B, width> g = gradient<B, last>();
-    T loss;
-    if constexpr (std::is_same_v<typename Net::loss_type, SoftmaxCrossEntropy>) {
-      if constexpr (std::is_same_v<Targets, Labels<B>>) {
-        check_labels<B>(targets);
-        loss = kernels::softmax_cross_entropy(a.data(), targets.data(), probabilities<B>().data(), g.data(),
-                                              B, width);
-      } else {
-        loss = kernels::softmax_cross_entropy(a.data(), targets.data(), probabilities<B>().data(), g.data(),
-                                              B, width);
-      }
-    } else {
-      loss = kernels::mean_squared_error(a.data(), targets.data(), g.data(), B, width);
-    }
+    const T loss = detail::batch_loss<typename Net::loss_type, width, B>(a.data(), targets,
+                                                                         probabilities<B>().data(), g.data());
     // The loss saw the activation's output: take its derivative into g as well.
     constexpr auto act = Net::template stage<last>::activation;
     if constexpr (act != kernels::Activation::identity)
