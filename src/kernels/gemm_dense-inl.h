@@ -505,16 +505,20 @@ struct ForwardEpilogue {  // out = act(acc), acc starting from the bias
   }
 };
 
-template <class T>
-struct BackwardInputEpilogue {  // d_in = acc (.) act'(in)
-  const T* in;
-  T* d_in;
-  size_t ld;
-  Activation act;
+// The epilogues whose accumulators start from zero (all but the forward one, which starts from the bias).
+struct ZeroInit {
   template <class D>
   HWY_INLINE hn::VFromD<D> Init(D d, size_t, size_t) const {
     return hn::Zero(d);
   }
+};
+
+template <class T>
+struct BackwardInputEpilogue : ZeroInit {  // d_in = acc (.) act'(in)
+  const T* in;
+  T* d_in;
+  size_t ld;
+  Activation act;
   template <class D, class V>
   HWY_INLINE void Store(D d, size_t i, size_t c, V acc, size_t width) const {
     const size_t at = i * ld + c;
@@ -525,13 +529,9 @@ struct BackwardInputEpilogue {  // d_in = acc (.) act'(in)
 };
 
 template <class T>
-struct GradientEpilogue {  // d_weights = acc
+struct GradientEpilogue : ZeroInit {  // d_weights = acc
   T* d_weights;
   size_t ld;
-  template <class D>
-  HWY_INLINE hn::VFromD<D> Init(D d, size_t, size_t) const {
-    return hn::Zero(d);
-  }
   template <class D, class V>
   HWY_INLINE void Store(D d, size_t i, size_t c, V acc, size_t width) const {
     StoreWidth(d, acc, d_weights + i * ld + c, width);
@@ -539,14 +539,10 @@ struct GradientEpilogue {  // d_weights = acc
 };
 
 template <class T>
-struct SgdEpilogue {  // weights -= lr * acc: the gradient never goes to memory
+struct SgdEpilogue : ZeroInit {  // weights -= lr * acc: the gradient never goes to memory
   T* weights;
   size_t ld;
   T learning_rate;
-  template <class D>
-  HWY_INLINE hn::VFromD<D> Init(D d, size_t, size_t) const {
-    return hn::Zero(d);
-  }
   template <class D, class V>
   HWY_INLINE void Store(D d, size_t i, size_t c, V acc, size_t width) const {
     T* p = weights + i * ld + c;
@@ -636,7 +632,7 @@ HWY_INLINE void DenseBackwardInput(const T* d_out, const T* weights, const T* in
   if (rows == 1) return BackwardInputSingleRow(d_out, weights, in, d_in, inner, cols, act);
   const hn::ScalableTag<T> d;
   const GemmOperands<T> g{d_out, cols, weights, cols, rows, inner, cols, BLayout::kPackTransposed};
-  Gemm<ALayout::kRowMajor>(d, g, BackwardInputEpilogue<T>{in, d_in, inner, act}, pool);
+  Gemm<ALayout::kRowMajor>(d, g, BackwardInputEpilogue<T>{{}, in, d_in, inner, act}, pool);
 }
 
 // Column sums of d_out (rows x cols), vectorised along the row; d_out's panel is then hot for the GEMM.
@@ -677,7 +673,7 @@ HWY_INLINE void DenseBackwardParams(const T* in, const T* d_out, T* d_weights, T
   const hn::ScalableTag<T> d;
   ColumnSums(d_out, rows, cols, d_bias, T(0), false);
   Gemm<ALayout::kTransposed>(d, GradientOperands(d, in, d_out, rows, inner, cols),
-                             GradientEpilogue<T>{d_weights, cols}, pool);
+                             GradientEpilogue<T>{{}, d_weights, cols}, pool);
 }
 
 template <class T>
@@ -686,7 +682,7 @@ HWY_INLINE void DenseBackwardParamsSgd(const T* in, const T* d_out, T* weights, 
   const hn::ScalableTag<T> d;
   ColumnSums(d_out, rows, cols, bias, learning_rate, true);
   Gemm<ALayout::kTransposed>(d, GradientOperands(d, in, d_out, rows, inner, cols),
-                             SgdEpilogue<T>{weights, cols, learning_rate}, pool);
+                             SgdEpilogue<T>{{}, weights, cols, learning_rate}, pool);
 }
 
 // Non-template entry points for HWY_EXPORT (Highway 1.0.3 cannot export templates).
