@@ -56,9 +56,10 @@ constexpr size_t kMRTail = 4;
 // C one vector wide (the 10-wide output layer): one B vector per k, so taller tiles; 12 (8) independent
 // accumulators cover the FMA latency x throughput product.
 constexpr size_t kMRNarrow = kRegisters == 32 ? 12 : 8;
-// A single row of C (batch 1, a matrix-vector product bound by streaming B): 8 vectors of one B row per k
-// step give 8 independent accumulator chains and a sequential 256-byte (AVX2) run of B per row.
-constexpr size_t kNRWide = 8;
+// A single row of C (batch 1, a matrix-vector product bound by streaming B): 8 (AVX2) or 16 (AVX-512)
+// vectors of one B row per k step give as many independent accumulator chains and a sequential run of B
+// (1 KB per row on AVX-512: a 256-wide layer in one pass over its rows, not two interleaved ones).
+constexpr size_t kNRWide = kRegisters == 32 ? 16 : 8;
 
 // Where A's element (i, k) lives: row-major A (X in the forward pass, dY in backward_input) or A^T stored
 // row-major (X^T in the weight gradient, whose A rows are X's columns).
@@ -100,14 +101,14 @@ T* Scratch(size_t count) {
   return buffer.get();
 }
 
-#if HWY_TARGET == HWY_AVX2
-// to[j * to_stride + i] = from[i * from_stride + j] for an 8 x 8 block of floats: interleave 32-bit pairs,
-// then 64-bit pairs, then swap 128-bit halves.
-template <class D>
-HWY_INLINE void Transpose8x8(D d, const float* HWY_RESTRICT from, size_t from_stride, float* HWY_RESTRICT to,
+#if HWY_TARGET <= HWY_AVX2
+// to[j * to_stride + i] = from[i * from_stride + j] for an 8 x 8 block of floats in 256-bit vectors (AVX2 and
+// AVX-512 alike): interleave 32-bit pairs, then 64-bit pairs, then swap 128-bit halves.
+HWY_INLINE void Transpose8x8(const float* HWY_RESTRICT from, size_t from_stride, float* HWY_RESTRICT to,
                              size_t to_stride) {
-  using V = hn::VFromD<D>;
-  const hn::Repartition<double, D> dd;
+  const hn::FixedTag<float, 8> d;
+  using V = hn::VFromD<decltype(d)>;
+  const hn::Repartition<double, decltype(d)> dd;
   V t[8];
   for (size_t i = 0; i < 8; i += 2) {
     const V a = hn::LoadU(d, from + i * from_stride), b = hn::LoadU(d, from + (i + 1) * from_stride);
@@ -134,20 +135,20 @@ HWY_INLINE void Transpose8x8(D d, const float* HWY_RESTRICT from, size_t from_st
 template <class D, class T = hn::TFromD<D>>
 HWY_INLINE void PackTransposedPanel(D d, const GemmOperands<T>& g, size_t c0, size_t panel_width,
                                     T* HWY_RESTRICT panel) {
-  (void)d;  // used by the AVX2 block transpose only
+  (void)d;  // only names the target's type
   const size_t valid = std::min(panel_width, g.n - c0);
   // Transposed in blocks of kBlock rows of B, so the strided writes stay within L1 (16 KB of panel rows).
   constexpr size_t kBlock = 64;
   for (size_t r0 = 0; r0 < g.k; r0 += kBlock) {
     const size_t r1 = std::min(g.k, r0 + kBlock);
     size_t c = 0;
-#if HWY_TARGET == HWY_AVX2
+#if HWY_TARGET <= HWY_AVX2
     if constexpr (sizeof(T) == 4) {
-      // 8 x 8 blocks in registers (this VM's target): 8 loads, 24 shuffles and 8 stores per 64 elements.
+      // 8 x 8 blocks in registers: 8 loads, 24 shuffles and 8 stores per 64 elements.
       for (; c + 8 <= valid; c += 8) {
         size_t r = r0;
         for (; r + 8 <= r1; r += 8)
-          Transpose8x8(d, g.b + (c0 + c) * g.k + r, g.k, panel + r * panel_width + c, panel_width);
+          Transpose8x8(g.b + (c0 + c) * g.k + r, g.k, panel + r * panel_width + c, panel_width);
         for (; r < r1; ++r)
           for (size_t j = 0; j < 8; ++j) panel[r * panel_width + c + j] = g.b[(c0 + c + j) * g.k + r];
       }
