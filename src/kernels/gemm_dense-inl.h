@@ -476,8 +476,10 @@ HWY_INLINE void Gemm(D d, const GemmOperands<T>& g, const Epilogue& epi, ThreadP
   const size_t panels = vectors / kNR;
   if (threads < 2 || flops < kParallelFlops || (row_tiles < 2 && panels < 2))
     return PackAndRun<kLayout>(d, g, epi, 0, g.m, 0, vectors);
-  // Split the dimension with more units (ties: columns, so each thread reads only its part of B).
-  GemmJob<kLayout, D, Epilogue> job{d, &g, &epi, 0, row_tiles > panels, 0, 0};
+  // Split the columns when every thread gets a panel: each thread then packs and reads only its part of B,
+  // where a row split has every thread pack all of it (W1, 800 KB, twice). Measured, batch-256 step on two
+  // threads: 617 -> 595 us (1.80x one thread). Rows otherwise.
+  GemmJob<kLayout, D, Epilogue> job{d, &g, &epi, 0, panels < threads, 0, 0};
   if (job.split_rows) {
     job.units = (g.m + kMR - 1) / kMR;
     job.unit = kMR;
