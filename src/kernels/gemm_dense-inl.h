@@ -342,7 +342,7 @@ HWY_NOINLINE void StreamRows(D d, const GemmOperands<T>& operands, const Epilogu
   auto element = [&](const V* a, size_t i, size_t c, size_t width) HWY_ATTR {
     V acc = epi.Init(d, c, width);
     HWY_UNROLL(4)
-    for (size_t k = 0; k < K; ++k) acc = hn::MulAdd(a[k], hn::LoadU(d, g.b + k * g.ldb + c), acc);
+    for (size_t k = 0; k < K; ++k) acc = hn::MulAdd(a[k], LoadWidth(d, g.b + k * g.ldb + c, width), acc);
     epi.Store(d, i, c, acc, width);
   };
   for (size_t i = i_begin; i < i_end; ++i) {
@@ -376,8 +376,7 @@ HWY_INLINE void GemmBlock(D d, const GemmOperands<T>& g, const Epilogue& epi, si
   const size_t L = hn::Lanes(d);
   const size_t vectors = (g.n + L - 1) / L;
   const size_t last_width = g.n - (vectors - 1) * L;  // valid columns of the last vector
-  // Streaming needs whole-vector B loads (ldb >= L: B was padded or is a multiple of the vector).
-  if (kLayout == ALayout::kTransposed && g.k <= kStreamMaxK && g.ldb >= L)
+  if (kLayout == ALayout::kTransposed && g.k <= kStreamMaxK)
     return StreamRowsK(d, g, epi, i_begin, i_end, v_begin, v_end);
   const bool packed = g.b_layout == BLayout::kPacked;
   if (vectors == 1) {
@@ -655,19 +654,13 @@ HWY_INLINE void ColumnSums(const T* d_out, size_t rows, size_t cols, T* sums_or_
   }
 }
 
-// dW = X^T dY: A is X read transposed, B is dY (rows x cols). Small batches stream C row by row from a
-// padded dY (see StreamRows); otherwise dY is packed, since every one of dW's row tiles reads all of it.
-template <class D, class T = hn::TFromD<D>>
-HWY_INLINE GemmOperands<T> GradientOperands(D d, const T* in, const T* d_out, size_t rows, size_t inner,
+// dW = X^T dY: A is X read transposed, B is dY (rows x cols). Small batches stream C row by row straight
+// from dY (see StreamRows); otherwise dY is packed, since every one of dW's row tiles reads all of it.
+template <class T>
+HWY_INLINE GemmOperands<T> GradientOperands(const T* in, const T* d_out, size_t rows, size_t inner,
                                             size_t cols) {
-  GemmOperands<T> g{in, inner, nullptr, 0, inner, cols, rows};
-  if (rows <= kStreamMaxK) {
-    g.b = PaddedB(d, d_out, rows, cols, g.ldb);
-  } else {
-    g.b = d_out;
-    g.ldb = cols;
-    g.b_layout = BLayout::kPackRows;
-  }
+  GemmOperands<T> g{in, inner, d_out, cols, inner, cols, rows};
+  if (rows > kStreamMaxK) g.b_layout = BLayout::kPackRows;
   return g;
 }
 
@@ -676,7 +669,7 @@ HWY_INLINE void DenseBackwardParams(const T* in, const T* d_out, T* d_weights, T
                                     size_t inner, size_t cols, ThreadPool* pool) {
   const hn::ScalableTag<T> d;
   ColumnSums(d_out, rows, cols, d_bias, T(0), false);
-  Gemm<ALayout::kTransposed>(d, GradientOperands(d, in, d_out, rows, inner, cols),
+  Gemm<ALayout::kTransposed>(d, GradientOperands(in, d_out, rows, inner, cols),
                              GradientEpilogue<T>{{}, d_weights, cols}, pool);
 }
 
@@ -685,7 +678,7 @@ HWY_INLINE void DenseBackwardParamsSgd(const T* in, const T* d_out, T* weights, 
                                        size_t rows, size_t inner, size_t cols, ThreadPool* pool) {
   const hn::ScalableTag<T> d;
   ColumnSums(d_out, rows, cols, bias, learning_rate, true);
-  Gemm<ALayout::kTransposed>(d, GradientOperands(d, in, d_out, rows, inner, cols),
+  Gemm<ALayout::kTransposed>(d, GradientOperands(in, d_out, rows, inner, cols),
                              SgdEpilogue<T>{{}, weights, cols, learning_rate}, pool);
 }
 
