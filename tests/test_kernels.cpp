@@ -125,8 +125,10 @@ std::vector<Shape> gemm_shapes() {
   shapes.push_back({17, 300, 33});
   shapes.push_back({5, 33, 300});
   shapes.push_back({300, 300, 3});
-  // Packed B (64 rows or more) with K split into blocks, and a panel narrower than the others.
+  // Packed B in the forward product (64 rows or more on AVX2, 256 on AVX-512) with K split into blocks, and a
+  // panel narrower than the others.
   shapes.push_back({70, 300, 20});
+  shapes.push_back({260, 40, 70});
   // The network 784-256-128-10 at batch 1 and 32.
   for (std::size_t batch : {std::size_t{1}, std::size_t{32}}) {
     shapes.push_back({batch, 784, 256});

@@ -577,8 +577,10 @@ HWY_INLINE const T* PaddedB(D d, const T* b, size_t k, size_t n, size_t& ldb) {
 // call and pays back once per row tile that reads the packed panels. Measured on the 784-256-128-10 step:
 // at batch 32 (6 row tiles) packing was no faster (in a profile of the trainer the copy took 6.5% of the
 // time and the tiles saved about as much: W1 comes from L3 either way); at batch 128 the packed forward
-// GEMMs were about 20% faster.
-constexpr size_t kPackMinRows = 64;
+// GEMMs were about 20% faster (AVX2). On AVX-512 a panel row is two whole cache lines of W's row, and
+// the in-place forward at batch 128 was 6% faster than the packed one (W3 bench, Zen 5); at batch 256
+// packing was 1.6% faster (inference), so it starts there.
+constexpr size_t kPackMinRows = kRegisters == 32 ? 256 : 64;
 
 template <class T>
 HWY_INLINE void DenseForward(const T* in, const T* weights, const T* bias, T* out, size_t rows, size_t inner,
