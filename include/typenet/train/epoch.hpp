@@ -89,6 +89,19 @@ inline void check_image_width(const Dataset& data, std::size_t input_width) {
                     " pixels (the network's input width), found " + std::to_string(data.image_size()));
 }
 
+// Asks the memory system for the images of samples order[begin, end) ahead of their use: a shuffled batch
+// gathers whole images from all over the dataset (188 MB of floats for Fashion-MNIST's training set), and
+// without this the gather waited on DRAM for about a tenth of the trainer's time. Issued before a step, the
+// loads complete while the step computes.
+inline void prefetch_images(const Dataset& data, const std::vector<std::uint32_t>& order, std::size_t begin,
+                            std::size_t end) {
+  constexpr std::size_t line_floats = 64 / sizeof(float);
+  for (std::size_t i = begin; i < std::min(end, order.size()); ++i) {
+    const float* image = data.image(order[i]);
+    for (std::size_t c = 0; c < data.image_size(); c += line_floats) __builtin_prefetch(image + c, 0, 1);
+  }
+}
+
 // Steps of B rows while at least B samples are left, then hands the rest to the next smaller size.
 template <std::size_t B, class Trainer>
 void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std::uint32_t>& order,
@@ -107,6 +120,7 @@ void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std
         for (std::size_t c = 0; c < width; ++c) row[c] = T(image[c]);
         labels[r] = data.labels[sample];
       }
+      prefetch_images(data, order, position + B, position + 2 * B);
       const T loss = trainer.step(x, labels);
       const auto outputs = trainer.template last_outputs<B>();
       for (std::size_t r = 0; r < B; ++r) {
