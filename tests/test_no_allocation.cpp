@@ -150,6 +150,10 @@ TEST_CASE("Trainer::step allocates nothing after construction", "[allocation]") 
   CHECK(allocations_in_steps<Classifier>(Adam{.learning_rate = 1e-3}, x, one_hot) == 0);
   const auto targets = random_matrix<float, 16, 3>(2);
   CHECK(allocations_in_steps<Regressor>(Momentum{.learning_rate = 0.01}, x, targets) == 0);
+  // The finite check names the tensor in its error; that text is built only when a check fails.
+  CHECK(allocations_in_steps<Classifier>(SGD{.learning_rate = 0.01}, x, labels, {.check_finite = true}) == 0);
+  CHECK(allocations_in_steps<Classifier>(Adam{.learning_rate = 1e-3}, x, labels, {.check_finite = true}) ==
+        0);
 }
 
 TEST_CASE("Trainer::step on 2 threads allocates nothing after construction", "[allocation][threads]") {

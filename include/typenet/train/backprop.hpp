@@ -86,7 +86,8 @@ class Backprop {
       MatrixView<const T, B, S::output_width> g = gradient<B, K>();
       gradient_norms_[K] = std::sqrt(kernels::sum_of_squares(g.data(), g.size()));
       if (check_finite_)
-        require_finite(g.data(), g.size(), S::output_width, step_, "dL/dz of " + S::describe());
+        require_finite(g.data(), g.size(), S::output_width, step_,
+                       [] { return "dL/dz of " + S::describe(); });
       if constexpr (K == 0) {
         sink(k, x, g);
       } else {
@@ -143,9 +144,10 @@ class Backprop {
     boost::hana::for_each(Net::stage_indices, [&](auto k) {
       using S = typename Net::template stage<decltype(k)::value>;
       const auto out = output<B, decltype(k)::value>();
-      require_finite(out.data(), out.size(), S::output_width, step_, "the output of " + S::describe());
+      require_finite(out.data(), out.size(), S::output_width, step_,
+                     [] { return "the output of " + S::describe(); });
     });
-    require_finite(&loss, 1, 1, step_, "the loss");
+    require_finite(&loss, 1, 1, step_, [] { return std::string("the loss"); });
   }
 
   template <std::size_t B, class Targets>

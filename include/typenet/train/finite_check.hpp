@@ -16,11 +16,14 @@ struct NonFiniteError : std::runtime_error {
 
 namespace detail {
 
-template <class T>
+// describe() names what holds the values; it is called only for the error, so a passing check allocates
+// nothing (the check runs inside training steps).
+template <class T, class Describe>
 void require_finite(const T* values, std::size_t count, std::size_t cols, std::uint64_t step,
-                    const std::string& what) {
+                    const Describe& describe) {
   for (std::size_t i = 0; i < count; ++i) {
     if (std::isfinite(values[i])) continue;
+    const std::string what = describe();
     // A single value (the loss) has no row and column to name.
     const std::string place =
         count == 1 ? "" : " at row " + std::to_string(i / cols) + ", column " + std::to_string(i % cols);

@@ -126,9 +126,9 @@ class Trainer {
       const auto& p = net_.template layer<decltype(k)::value>();
       const auto step = backprop_.step();
       detail::require_finite(p.weights.data(), p.weights.size, S::output_width, step,
-                             "the weights of " + S::describe() + " after the update");
+                             [] { return "the weights of " + S::describe() + " after the update"; });
       detail::require_finite(p.bias.data(), p.bias.size, S::output_width, step,
-                             "the bias of " + S::describe() + " after the update");
+                             [] { return "the bias of " + S::describe() + " after the update"; });
     });
   }
 
