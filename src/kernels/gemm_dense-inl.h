@@ -78,6 +78,15 @@ enum class BLayout {
   kPacked,
 };
 
+// Where the column sums of B go when they are taken while B is packed (the bias gradient: dY's column
+// sums, in the weight gradient's own pass over dY). Stored, or applied as an SGD step.
+template <class T>
+struct ColumnSumsOut {
+  T* to = nullptr;  // none
+  T learning_rate = 0;
+  bool sgd = false;  // to -= learning_rate * sums; otherwise to = sums
+};
+
 template <class T>
 struct GemmOperands {
   const T* a;
@@ -86,11 +95,12 @@ struct GemmOperands {
   size_t ldb;
   size_t m, n, k;
   BLayout b_layout = BLayout::kInPlace;
+  ColumnSumsOut<T> column_sums = {};  // kPackRows only
 };
 
 // A reusable per-thread buffer (per target, type and use), so the hot path does not allocate after the
 // first call. Each thread writes only its own.
-enum class ScratchUse { kPaddedB, kPanel };
+enum class ScratchUse { kPaddedB, kPanel, kColumnSums };
 template <class T, ScratchUse kUse>
 T* Scratch(size_t count) {
   thread_local hwy::AlignedFreeUniquePtr<T[]> buffer;
@@ -177,7 +187,13 @@ HWY_INLINE void PackPanels(D d, const GemmOperands<T>& g, size_t v_begin, size_t
   }
   // Row-major B row by row: each row is read once, front to back, and its vectors go to every panel's row
   // r. (A panel at a time reads 64 bytes of every 1 KB row, a stride the prefetchers do not follow: that
-  // copy cost as much as the tiles saved.)
+  // copy cost as much as the tiles saved.) Column sums, when asked for, are added up on the way, row after
+  // row from zero (the order of ColumnSums).
+  T* HWY_RESTRICT sums = nullptr;
+  if (g.column_sums.to) {
+    sums = Scratch<T, ScratchUse::kColumnSums>((v_end - v_begin) * L);
+    for (size_t c = 0; c < (v_end - v_begin) * L; c += L) hn::Store(hn::Zero(d), d, sums + c);
+  }
   for (size_t r = 0; r < g.k; ++r) {
     const T* HWY_RESTRICT row = g.b + r * g.ldb;
     for (size_t v0 = v_begin; v0 < v_end; v0 += kNR) {
@@ -189,8 +205,21 @@ HWY_INLINE void PackPanels(D d, const GemmOperands<T>& g, size_t v_begin, size_t
                        : column < g.n    ? LoadPartial(d, row + column, g.n - column)
                                          : hn::Zero(d);
         hn::Store(v, d, to + c);
+        if (sums) {
+          T* sum = sums + (column - v_begin * L);
+          hn::Store(hn::Add(hn::Load(d, sum), v), d, sum);
+        }
       }
     }
+  }
+  if (!sums) return;
+  const ColumnSumsOut<T>& out = g.column_sums;
+  for (size_t column = v_begin * L; column < std::min(v_end * L, g.n); column += L) {
+    const size_t width = std::min(L, g.n - column);
+    auto sum = hn::Load(d, sums + (column - v_begin * L));
+    if (out.sgd)
+      sum = hn::NegMulAdd(hn::Set(d, out.learning_rate), sum, LoadWidth(d, out.to + column, width));
+    StoreWidth(d, sum, out.to + column, width);
   }
 }
 
@@ -456,7 +485,10 @@ struct GemmJob {
     // element is the one-thread order and the result is bitwise the same.
     const size_t first = job.units * part / job.parts, last = job.units * (part + 1) / job.parts;
     if (job.split_rows) {
-      PackAndRun<kLayout>(job.d, g, *job.epi, first * job.unit, std::min(g.m, last * job.unit), 0, vectors);
+      // Every thread packs all of B; the first writes its column sums.
+      GemmOperands<T> own = g;
+      if (part != 0) own.column_sums.to = nullptr;
+      PackAndRun<kLayout>(job.d, own, *job.epi, first * job.unit, std::min(g.m, last * job.unit), 0, vectors);
     } else {
       PackAndRun<kLayout>(job.d, g, *job.epi, 0, g.m, first * job.unit, std::min(vectors, last * job.unit));
     }
@@ -640,10 +672,9 @@ HWY_INLINE void DenseBackwardInput(const T* d_out, const T* weights, const T* in
   Gemm<ALayout::kRowMajor>(d, g, BackwardInputEpilogue<T>{{}, in, d_in, inner, act}, pool);
 }
 
-// Column sums of d_out (rows x cols), vectorised along the row; d_out's panel is then hot for the GEMM.
+// Column sums of d_out (rows x cols), vectorised along the row: the bias gradient when dY is not packed.
 template <class T>
-HWY_INLINE void ColumnSums(const T* d_out, size_t rows, size_t cols, T* sums_or_bias, T learning_rate,
-                           bool subtract) {
+HWY_INLINE void ColumnSums(const T* d_out, size_t rows, size_t cols, const ColumnSumsOut<T>& out) {
   const hn::ScalableTag<T> d;
   using V = hn::VFromD<decltype(d)>;
   const size_t L = hn::Lanes(d);
@@ -651,37 +682,42 @@ HWY_INLINE void ColumnSums(const T* d_out, size_t rows, size_t cols, T* sums_or_
     const size_t width = std::min(L, cols - c);
     V sum = hn::Zero(d);
     for (size_t r = 0; r < rows; ++r) sum = hn::Add(sum, LoadWidth(d, d_out + r * cols + c, width));
-    if (subtract) sum = hn::NegMulAdd(hn::Set(d, learning_rate), sum, LoadWidth(d, sums_or_bias + c, width));
-    StoreWidth(d, sum, sums_or_bias + c, width);
+    if (out.sgd) sum = hn::NegMulAdd(hn::Set(d, out.learning_rate), sum, LoadWidth(d, out.to + c, width));
+    StoreWidth(d, sum, out.to + c, width);
   }
 }
 
-// dW = X^T dY: A is X read transposed, B is dY (rows x cols). Small batches stream C row by row straight
-// from dY (see StreamRows); otherwise dY is packed, since every one of dW's row tiles reads all of it.
-template <class T>
-HWY_INLINE GemmOperands<T> GradientOperands(const T* in, const T* d_out, size_t rows, size_t inner,
-                                            size_t cols) {
+// dW = X^T dY with the bias gradient (dY's column sums). A is X read transposed, B is dY (rows x cols).
+// Small batches stream C row by row straight from dY (see StreamRows), after the sums over its few rows;
+// otherwise dY is packed, since every one of dW's row tiles reads all of it, and the sums are taken while it
+// is copied. Except one vector wide (the 10-wide layer): there each row's sum would wait for the previous
+// one's store (7% slower), and a separate pass over 5 KB keeps the sum in a register.
+template <class T, class Epilogue>
+HWY_INLINE void WeightGradient(const T* in, const T* d_out, size_t rows, size_t inner, size_t cols,
+                               const ColumnSumsOut<T>& bias, const Epilogue& epi, ThreadPool* pool) {
+  const hn::ScalableTag<T> d;
   GemmOperands<T> g{in, inner, d_out, cols, inner, cols, rows};
   if (rows > kStreamMaxK) g.b_layout = BLayout::kPackRows;
-  return g;
+  if (g.b_layout == BLayout::kPackRows && inner > 0 && cols > hn::Lanes(d)) {
+    g.column_sums = bias;
+  } else {
+    ColumnSums(d_out, rows, cols, bias);
+  }
+  Gemm<ALayout::kTransposed>(d, g, epi, pool);
 }
 
 template <class T>
 HWY_INLINE void DenseBackwardParams(const T* in, const T* d_out, T* d_weights, T* d_bias, size_t rows,
                                     size_t inner, size_t cols, ThreadPool* pool) {
-  const hn::ScalableTag<T> d;
-  ColumnSums(d_out, rows, cols, d_bias, T(0), false);
-  Gemm<ALayout::kTransposed>(d, GradientOperands(in, d_out, rows, inner, cols),
-                             GradientEpilogue<T>{{}, d_weights, cols}, pool);
+  WeightGradient(in, d_out, rows, inner, cols, ColumnSumsOut<T>{d_bias},
+                 GradientEpilogue<T>{{}, d_weights, cols}, pool);
 }
 
 template <class T>
 HWY_INLINE void DenseBackwardParamsSgd(const T* in, const T* d_out, T* weights, T* bias, T learning_rate,
                                        size_t rows, size_t inner, size_t cols, ThreadPool* pool) {
-  const hn::ScalableTag<T> d;
-  ColumnSums(d_out, rows, cols, bias, learning_rate, true);
-  Gemm<ALayout::kTransposed>(d, GradientOperands(in, d_out, rows, inner, cols),
-                             SgdEpilogue<T>{{}, weights, cols, learning_rate}, pool);
+  WeightGradient(in, d_out, rows, inner, cols, ColumnSumsOut<T>{bias, learning_rate, true},
+                 SgdEpilogue<T>{{}, weights, cols, learning_rate}, pool);
 }
 
 // Non-template entry points for HWY_EXPORT (Highway 1.0.3 cannot export templates).
