@@ -117,7 +117,7 @@ void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std
         const std::uint32_t sample = order[position + r];
         const float* image = data.image(sample);
         T* row = x.data() + r * width;
-        for (std::size_t c = 0; c < width; ++c) row[c] = T(image[c]);
+        std::copy(image, image + width, row);  // memmove for float networks
         labels[r] = data.labels[sample];
       }
       prefetch_images(data, order, position + B, position + 2 * B);
