@@ -85,6 +85,12 @@ struct ColumnSumsOut {
   T* to = nullptr;  // none
   T learning_rate = 0;
   bool sgd = false;  // to -= learning_rate * sums; otherwise to = sums
+
+  template <class D, class V = hn::VFromD<D>>
+  HWY_INLINE void Write(D d, size_t column, V sum, size_t width) const {
+    if (sgd) sum = hn::NegMulAdd(hn::Set(d, learning_rate), sum, LoadWidth(d, to + column, width));
+    StoreWidth(d, sum, to + column, width);
+  }
 };
 
 template <class T>
@@ -213,14 +219,8 @@ HWY_INLINE void PackPanels(D d, const GemmOperands<T>& g, size_t v_begin, size_t
     }
   }
   if (!sums) return;
-  const ColumnSumsOut<T>& out = g.column_sums;
-  for (size_t column = v_begin * L; column < std::min(v_end * L, g.n); column += L) {
-    const size_t width = std::min(L, g.n - column);
-    auto sum = hn::Load(d, sums + (column - v_begin * L));
-    if (out.sgd)
-      sum = hn::NegMulAdd(hn::Set(d, out.learning_rate), sum, LoadWidth(d, out.to + column, width));
-    StoreWidth(d, sum, out.to + column, width);
-  }
+  for (size_t column = v_begin * L; column < std::min(v_end * L, g.n); column += L)
+    g.column_sums.Write(d, column, hn::Load(d, sums + (column - v_begin * L)), std::min(L, g.n - column));
 }
 
 // One MR x NR-vector tile of C at (i0, c0); rows below `skip` are computed but not stored (they belong to the
@@ -682,8 +682,7 @@ HWY_INLINE void ColumnSums(const T* d_out, size_t rows, size_t cols, const Colum
     const size_t width = std::min(L, cols - c);
     V sum = hn::Zero(d);
     for (size_t r = 0; r < rows; ++r) sum = hn::Add(sum, LoadWidth(d, d_out + r * cols + c, width));
-    if (out.sgd) sum = hn::NegMulAdd(hn::Set(d, out.learning_rate), sum, LoadWidth(d, out.to + c, width));
-    StoreWidth(d, sum, out.to + c, width);
+    out.Write(d, c, sum, width);
   }
 }
 
