@@ -27,6 +27,7 @@
 #include <hwy/highway.h>
 
 #include "kernels/dispatch_probe.hpp"
+#include "kernels/scratch_probe.hpp"
 #include "kernels/simd_common-inl.h"
 #include "typenet/kernels/kernels.hpp"
 #include "typenet/kernels/thread_pool.hpp"
@@ -114,6 +115,7 @@ T* Scratch(size_t count) {
   if (capacity < count) {
     buffer = hwy::AllocateAligned<T>(count);
     capacity = count;
+    detail::scratch_allocations.fetch_add(1, std::memory_order_relaxed);
   }
   return buffer.get();
 }
