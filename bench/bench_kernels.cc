@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <hwy/aligned_allocator.h>
@@ -370,6 +371,35 @@ void TrainTypenet(benchmark::State& state, int threads) {
   SetFlopCounters(state, kTrainFlopPerSample * B, B);
 }
 
+// Batch 1 as Trainer::step(x, labels, next) runs it in a sequence of steps (train_epoch does): the first
+// layer's SGD update and its forward pass of the next input share one pass over W1. Two inputs alternate, so
+// every step trains on another input than the one before, and each starts from the first layer's output the
+// step before computed.
+void TrainTypenetLookahead(benchmark::State& state) {
+  Net<1> n;
+  Buffer other_x{kIn, 0.5f, 8};
+  for (std::size_t i = 0; i < other_x.size; ++i) other_x.get()[i] += 0.5f;
+  float* x = n.x.get();
+  float* next_x = other_x.get();
+  k::dense_forward(x, n.w1.get(), n.b1.get(), n.a1.get(), 1, kIn, kH1, Activation::sigmoid);
+  for (auto _ : state) {
+    k::dense_forward(n.a1.get(), n.w2.get(), n.b2.get(), n.a2.get(), 1, kH1, kH2, Activation::sigmoid);
+    k::dense_forward(n.a2.get(), n.w3.get(), n.b3.get(), n.z3.get(), 1, kH2, kOut, Activation::identity);
+    benchmark::DoNotOptimize(
+        k::softmax_cross_entropy(n.z3.get(), n.labels.data(), n.p.get(), n.d3.get(), 1, kOut));
+    k::dense_backward_input(n.d3.get(), n.w3.get(), n.a2.get(), n.d2.get(), 1, kH2, kOut,
+                            Activation::sigmoid);
+    k::dense_backward_params_sgd(n.a2.get(), n.d3.get(), n.w3.get(), n.b3.get(), kLr, 1, kH2, kOut);
+    k::dense_backward_input(n.d2.get(), n.w2.get(), n.a1.get(), n.d1.get(), 1, kH1, kH2, Activation::sigmoid);
+    k::dense_backward_params_sgd(n.a1.get(), n.d2.get(), n.w2.get(), n.b2.get(), kLr, 1, kH1, kH2);
+    k::dense_sgd_then_forward(x, n.d1.get(), n.w1.get(), n.b1.get(), kLr, next_x, n.a1.get(), kIn, kH1,
+                              Activation::sigmoid);
+    std::swap(x, next_x);
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, kTrainFlopPerSample, 1);
+}
+
 template <int B>
 void TrainEigen(benchmark::State& state) {
   Net<B> n;
@@ -517,6 +547,7 @@ template <int B>
 void RegisterTrain() {
   const std::string name = "W1/train/B" + std::to_string(B) + "/";
   benchmark::RegisterBenchmark((name + "typenet").c_str(), TrainTypenet<B>, 1);
+  if (B == 1) benchmark::RegisterBenchmark((name + "typenet_lookahead").c_str(), TrainTypenetLookahead);
   benchmark::RegisterBenchmark((name + "eigen").c_str(), TrainEigen<B>);
   benchmark::RegisterBenchmark((name + "openblas").c_str(), TrainOpenBlas<B>);
   if (B != 128)  // batch 1 (stays on one thread), 32 (the smallest split products) and 256

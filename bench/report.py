@@ -87,6 +87,19 @@ def main(argv):
         for workload, impls in threaded:
             one, two = (impls[k]["real_time"] * unit_scale[impls[k]["time_unit"]] for k in ("typenet", "typenet_2threads"))
             print("%-34s %12.2f %12.2f %8.2fx" % (workload, one, two, one / two))
+    ahead = [(w, i) for w, i in rows.items() if "typenet_lookahead" in i and "typenet" in i]
+    if ahead:
+        print()
+        print("%-34s %12s %12s %8s %9s %8s" % ("batch 1 in a sequence (typenet)", "step us", "lookahead us",
+                                                 "%peak", "speedup", "t/eigen"))
+        for workload, impls in ahead:
+            one, two = (impls[k]["real_time"] * unit_scale[impls[k]["time_unit"]] for k in ("typenet", "typenet_lookahead"))
+            eigen = impls.get("eigen")
+            vs_eigen = "%8.2f" % (two / (eigen["real_time"] * unit_scale[eigen["time_unit"]])) if eigen else "%8s" % "-"
+            print("%-34s %12.2f %12.2f %8.1f %8.2fx %s" % (workload, one, two, pct(impls["typenet_lookahead"]),
+                                                          one / two, vs_eigen))
+        print("lookahead: Trainer::step(x, labels, next), as train_epoch runs it: the first layer's SGD update and")
+        print("the next input's forward pass share one pass over W1")
 
 
 if __name__ == "__main__":

@@ -235,6 +235,58 @@ TEMPLATE_TEST_CASE("dense_backward_params and its fused SGD match the reference 
   }
 }
 
+TEMPLATE_TEST_CASE("dense_sgd_then_forward is an SGD step and then the forward pass, on every target",
+                   "[kernels][gemm]", float, double) {
+  using T = TestType;
+  const T lr = T(0.05);
+  // Widths around the panel sizes (16 vectors of 16 floats on AVX-512, 8 of 8 on AVX2) and their tails.
+  const std::size_t widths[] = {1, 3, 10, 17, 33, 100, 130, 256, 300, 520};
+  for (const std::size_t inner :
+       {std::size_t{1}, std::size_t{3}, std::size_t{17}, std::size_t{70}, std::size_t{784}}) {
+    for (const std::size_t cols : widths) {
+      if (inner == 784 && cols != 256) continue;
+      INFO("inner " << inner << " cols " << cols);
+      const auto in = random_vector<T>(inner, -1, 1, 11);
+      const auto d_out = random_vector<T>(cols, -1, 1, 12);
+      const auto next_in = random_vector<T>(inner, -1, 1, 13);
+      const auto w0 = random_vector<T>(inner * cols, -1, 1, 14);
+      const auto b0 = random_vector<T>(cols, -1, 1, 15);
+      std::vector<T> want_w = w0, want_b = b0;
+      ref::dense_backward_params_sgd(in.data(), d_out.data(), want_w.data(), want_b.data(), lr, 1, inner,
+                                     cols);
+      std::vector<T> mag_w(inner * cols), mag_b(cols);
+      for (std::size_t i = 0; i < inner * cols; ++i)
+        mag_w[i] = lr * std::abs(in[i / cols] * d_out[i % cols]) + std::abs(w0[i]);
+      for (std::size_t c = 0; c < cols; ++c) mag_b[c] = lr * std::abs(d_out[c]) + std::abs(b0[c]);
+      std::vector<T> magnitude(cols);
+      ref::dense_forward(abs_of(next_in).data(), abs_of(want_w).data(), abs_of(want_b).data(),
+                         magnitude.data(), 1, inner, cols, Activation::identity);
+      for (const Activation act : kActivations) {
+        INFO("activation " << static_cast<int>(act));
+        std::vector<T> want_out(cols);
+        ref::dense_forward(next_in.data(), want_w.data(), want_b.data(), want_out.data(), 1, inner, cols,
+                           act);
+        for_each_target([&](std::int64_t target) {
+          std::vector<T> w = w0, b = b0, out(cols, T(-7));
+          k::dense_sgd_then_forward(in.data(), d_out.data(), w.data(), b.data(), lr, next_in.data(),
+                                    out.data(), inner, cols, act);
+          check_dispatched(target);
+          check_close(w, want_w, mag_w, 4, "weights");
+          check_close(b, want_b, mag_b, 4, "bias");
+          check_close(out, want_out, magnitude, 4 * std::sqrt(double(inner + 1)), "next_out");
+          // The update is the batch-1 SGD step's own arithmetic, bit for bit: Trainer's lookahead steps give
+          // the weights of plain steps.
+          std::vector<T> plain_w = w0, plain_b = b0;
+          k::dense_backward_params_sgd(in.data(), d_out.data(), plain_w.data(), plain_b.data(), lr, 1, inner,
+                                       cols);
+          CHECK(w == plain_w);
+          CHECK(b == plain_b);
+        });
+      }
+    }
+  }
+}
+
 TEMPLATE_TEST_CASE("dense_forward stays finite and exact for extreme pre-activations", "[kernels][gemm]",
                    float, double) {
   using T = TestType;

@@ -173,6 +173,23 @@ TEST_CASE("Trainer::step allocates nothing after construction", "[allocation]") 
         0);
 }
 
+TEST_CASE("Trainer::step told the next input (batch 1) allocates nothing after construction",
+          "[allocation]") {
+  Classifier net{HeNormal{.seed = 1}};
+  Trainer trainer(net, SGD{.learning_rate = 0.01});
+  const auto a = random_matrix<float, 1, 32>(4), b = random_matrix<float, 1, 32>(5);
+  const Labels<1> label_a{3}, label_b{7};
+  allocations = 0;
+  counting = true;
+  float loss = trainer.step(a, label_a, b);
+  const std::uint64_t scratch_after_first_step = kernels::detail::scratch_allocations.load();
+  for (int i = 0; i < 10; ++i) loss += trainer.step(b, label_b, a) + trainer.step(a, label_a, b);
+  counting = false;
+  CHECK(std::isfinite(loss));
+  CHECK(kernels::detail::scratch_allocations.load() == scratch_after_first_step);
+  CHECK(allocations == 0);
+}
+
 TEST_CASE("Trainer::step on 2 threads allocates nothing after construction", "[allocation][threads]") {
   // Large enough that the products are split over the pool.
   using Wide = Network<Dense<256, 256>, Sigmoid, Dense<256, 10>, SoftmaxCrossEntropy>;

@@ -197,6 +197,115 @@ TEST_CASE("The trainer's gradient norms are ||dL/dz|| of each layer", "[training
   }
 }
 
+namespace {
+
+// A batch-1 sequence: plain steps, then the same inputs with each step told the next one.
+template <class Net, std::size_t Steps = 12>
+struct LookaheadRun {
+  std::vector<Matrix<float, 1, Net::input_width>> x;
+  std::vector<Labels<1>> labels;
+  LookaheadRun() {
+    for (std::size_t i = 0; i < Steps; ++i) {
+      x.push_back(random_matrix<float, 1, Net::input_width>(100 + i));
+      labels.push_back({std::uint32_t(i % Net::output_width)});
+    }
+  }
+  // The losses and the final parameters.
+  template <class Optimizer>
+  std::pair<std::vector<float>, std::vector<double>> train(Optimizer optimizer, bool lookahead) {
+    Net net{HeNormal{.seed = 9}};
+    Trainer trainer(net, optimizer);
+    std::vector<float> losses;
+    for (std::size_t i = 0; i < Steps; ++i) {
+      const bool has_next = lookahead && i + 1 < Steps;
+      losses.push_back(has_next ? trainer.step(x[i], labels[i], x[i + 1]) : trainer.step(x[i], labels[i]));
+    }
+    return {losses, parameters_of(net)};
+  }
+};
+
+using Mlp = Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<128, 10>, SoftmaxCrossEntropy>;
+using OddWidths = Network<Dense<21, 40>, ReLU, Dense<40, 3>, SoftmaxCrossEntropy>;
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("Steps told the next input give exactly the losses and weights of plain steps",
+                   "[training][lookahead]", Mlp, OddWidths) {
+  LookaheadRun<TestType> run;
+  const auto plain = run.train(SGD{.learning_rate = 0.1}, false);
+  const auto ahead = run.train(SGD{.learning_rate = 0.1}, true);
+  CHECK(ahead.first == plain.first);
+  CHECK(ahead.second == plain.second);
+  CHECK(plain.first.front() != plain.first.back());  // the weights moved
+  // Optimizers that keep their own kernels ignore the lookahead.
+  CHECK(run.train(Adam{}, true) == run.train(Adam{}, false));
+}
+
+TEST_CASE("A step starts from the previous step's lookahead only on that input, bit for bit",
+          "[training][lookahead]") {
+  LookaheadRun<OddWidths, 3> run;
+  auto losses = [&](auto&& steps) {
+    OddWidths net{HeNormal{.seed = 9}};
+    Trainer trainer(net, SGD{.learning_rate = 0.1});
+    return std::make_pair(steps(trainer), parameters_of(net));
+  };
+  const auto plain = losses([&](auto& t) {
+    return std::vector<float>{t.step(run.x[0], run.labels[0]), t.step(run.x[2], run.labels[2])};
+  });
+  SECTION("another input next") {
+    CHECK(losses([&](auto& t) {
+            return std::vector<float>{t.step(run.x[0], run.labels[0], run.x[1]),
+                                      t.step(run.x[2], run.labels[2])};
+          }) == plain);
+  }
+  SECTION("the announced input changed in place (-0 for +0 counts as a change)") {
+    auto next = run.x[2];
+    next(0, 3) = 0.0f;
+    auto changed = next;
+    changed(0, 3) = -0.0f;
+    const auto want = losses([&](auto& t) {
+      return std::vector<float>{t.step(run.x[0], run.labels[0]), t.step(changed, run.labels[2])};
+    });
+    CHECK(losses([&](auto& t) {
+            const float first = t.step(run.x[0], run.labels[0], next);
+            next(0, 3) = -0.0f;
+            return std::vector<float>{first, t.step(next, run.labels[2])};
+          }) == want);
+  }
+  SECTION("a step in between") {
+    CHECK(losses([&](auto& t) {
+            t.step(run.x[0], run.labels[0], run.x[2]);
+            return std::vector<float>{t.step(run.x[1], run.labels[1]), t.step(run.x[2], run.labels[2])};
+          }) == losses([&](auto& t) {
+            t.step(run.x[0], run.labels[0]);
+            return std::vector<float>{t.step(run.x[1], run.labels[1]), t.step(run.x[2], run.labels[2])};
+          }));
+  }
+}
+
+TEST_CASE("The step after a lookahead starts from the first layer's output computed before it",
+          "[training][lookahead]") {
+  // Why the network must not change between the two calls, and proof that the lookahead is used: after
+  // step(x0, l0, x1) the first layer's weights are zeroed, yet the next step's loss is the one of the
+  // weights the lookahead saw.
+  LookaheadRun<OddWidths, 2> run;
+  auto second_loss = [&](bool lookahead) {
+    OddWidths net{HeNormal{.seed = 9}};
+    Trainer trainer(net, SGD{.learning_rate = 0.1});
+    if (lookahead)
+      trainer.step(run.x[0], run.labels[0], run.x[1]);
+    else
+      trainer.step(run.x[0], run.labels[0]);
+    net.template layer<0>().weights.fill(0.0f);
+    return trainer.step(run.x[1], run.labels[1]);
+  };
+  const float with_zeroed_layer = second_loss(false);
+  LookaheadRun<OddWidths, 2> plain_run = run;
+  const auto plain = plain_run.train(SGD{.learning_rate = 0.1}, false);
+  CHECK(second_loss(true) == plain.first[1]);
+  CHECK(second_loss(true) != with_zeroed_layer);
+}
+
 TEST_CASE("He initialisation: reproducible by seed, variance 2 / fan_in, zero biases", "[init]") {
   using Mlp =
       Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<128, 10>, SoftmaxCrossEntropy>;

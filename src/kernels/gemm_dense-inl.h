@@ -29,6 +29,7 @@
 #include "kernels/dispatch_probe.hpp"
 #include "kernels/scratch_probe.hpp"
 #include "kernels/simd_common-inl.h"
+#include "kernels/single_row_sgd-inl.h"
 #include "typenet/kernels/kernels.hpp"
 #include "typenet/kernels/thread_pool.hpp"
 
@@ -717,6 +718,8 @@ HWY_INLINE void DenseBackwardParams(const T* in, const T* d_out, T* d_weights, T
 template <class T>
 HWY_INLINE void DenseBackwardParamsSgd(const T* in, const T* d_out, T* weights, T* bias, T learning_rate,
                                        size_t rows, size_t inner, size_t cols, ThreadPool* pool) {
+  if (rows == 1)
+    return SgdThenForwardSingleRow<kNRWide>(in, d_out, weights, bias, learning_rate, {}, inner, cols);
   WeightGradient(in, d_out, rows, inner, cols, ColumnSumsOut<T>{bias, learning_rate, true},
                  SgdEpilogue<T>{{}, weights, cols, learning_rate}, pool);
 }
@@ -742,6 +745,12 @@ HWY_INLINE void DenseBackwardParamsSgd(const T* in, const T* d_out, T* weights, 
                                       size_t inner, size_t cols, ThreadPool* pool) {                     \
     detail::note_target(HWY_TARGET);                                                                     \
     DenseBackwardParamsSgd(in, d_out, w, b, lr, rows, inner, cols, pool);                                \
+  }                                                                                                      \
+  void DenseSgdThenForward##SUFFIX(const T* in, const T* d_out, T* w, T* b, T lr, const T* next_in,      \
+                                   T* next_out, size_t inner, size_t cols, Activation act) {             \
+    detail::note_target(HWY_TARGET);                                                                     \
+    SgdThenForwardSingleRow<kNRWide>(in, d_out, w, b, lr, NextForward<T>{next_in, next_out, act}, inner, \
+                                     cols);                                                              \
   }
 
 }  // namespace typenet::kernels::HWY_NAMESPACE

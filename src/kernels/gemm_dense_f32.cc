@@ -25,6 +25,7 @@ HWY_EXPORT(DenseForwardF32);
 HWY_EXPORT(DenseBackwardInputF32);
 HWY_EXPORT(DenseBackwardParamsF32);
 HWY_EXPORT(DenseBackwardParamsSgdF32);
+HWY_EXPORT(DenseSgdThenForwardF32);
 
 template <>
 void dense_forward<float>(const float* in, const float* w, const float* b, float* out, std::size_t rows,
@@ -67,6 +68,13 @@ template <>
 void dense_backward_params_sgd<float>(const float* in, const float* d_out, float* w, float* b, float lr,
                                       std::size_t rows, std::size_t inner, std::size_t cols) {
   HWY_DYNAMIC_DISPATCH(DenseBackwardParamsSgdF32)(in, d_out, w, b, lr, rows, inner, cols, nullptr);
+}
+
+template <>
+void dense_sgd_then_forward<float>(const float* in, const float* d_out, float* w, float* b, float lr,
+                                   const float* next_in, float* next_out, std::size_t inner, std::size_t cols,
+                                   Activation act) {
+  HWY_DYNAMIC_DISPATCH(DenseSgdThenForwardF32)(in, d_out, w, b, lr, next_in, next_out, inner, cols, act);
 }
 
 namespace detail {

@@ -25,6 +25,7 @@ HWY_EXPORT(DenseForwardF64);
 HWY_EXPORT(DenseBackwardInputF64);
 HWY_EXPORT(DenseBackwardParamsF64);
 HWY_EXPORT(DenseBackwardParamsSgdF64);
+HWY_EXPORT(DenseSgdThenForwardF64);
 
 template <>
 void dense_forward<double>(const double* in, const double* w, const double* b, double* out, std::size_t rows,
@@ -67,6 +68,13 @@ template <>
 void dense_backward_params_sgd<double>(const double* in, const double* d_out, double* w, double* b, double lr,
                                        std::size_t rows, std::size_t inner, std::size_t cols) {
   HWY_DYNAMIC_DISPATCH(DenseBackwardParamsSgdF64)(in, d_out, w, b, lr, rows, inner, cols, nullptr);
+}
+
+template <>
+void dense_sgd_then_forward<double>(const double* in, const double* d_out, double* w, double* b, double lr,
+                                    const double* next_in, double* next_out, std::size_t inner,
+                                    std::size_t cols, Activation act) {
+  HWY_DYNAMIC_DISPATCH(DenseSgdThenForwardF64)(in, d_out, w, b, lr, next_in, next_out, inner, cols, act);
 }
 
 }  // namespace typenet::kernels

@@ -55,6 +55,14 @@ template <class T>
 void dense_backward_params_sgd(const T* in, const T* d_out, T* weights, T* bias, T learning_rate,
                                std::size_t rows, std::size_t inner, std::size_t cols, ThreadPool* pool);
 
+// One row (batch 1): the SGD step above, then next_out = act(next_in * weights + bias) with the updated
+// parameters, in the same pass over the weights (read and written once, where a separate forward would
+// read them again). next_in has `inner` elements, next_out `cols`.
+template <class T>
+void dense_sgd_then_forward(const T* in, const T* d_out, T* weights, T* bias, T learning_rate,
+                            const T* next_in, T* next_out, std::size_t inner, std::size_t cols,
+                            Activation act);
+
 // out = act(in), elementwise: for an activation layer that does not follow a Dense layer.
 template <class T>
 void activation_forward(const T* in, T* out, std::size_t count, Activation act);

@@ -56,6 +56,16 @@ struct Dense {
     kernels::dense_backward_params_sgd(in.data(), d_out.data(), params.weights.data(), params.bias.data(),
                                        learning_rate, in.row_count(), In, Out, pool);
   }
+
+  // Batch 1: backward_params_sgd, then next_out = act(next_in.W + b) with the updated parameters, in the
+  // same pass over W (each updated row feeds the forward while it is in registers).
+  template <class T>
+  static void sgd_then_forward(MatrixView<const T, 1, In> in, MatrixView<const T, 1, Out> d_out,
+                               Parameters<T>& params, T learning_rate, MatrixView<const T, 1, In> next_in,
+                               MatrixView<T, 1, Out> next_out, kernels::Activation act) {
+    kernels::dense_sgd_then_forward(in.data(), d_out.data(), params.weights.data(), params.bias.data(),
+                                    learning_rate, next_in.data(), next_out.data(), In, Out, act);
+  }
 };
 
 }  // namespace typenet

@@ -6,6 +6,10 @@
 //   g_{k-1}         = (g_k . W_k^T) (.) act'_{k-1}(a_{k-1})   (one fused kernel)
 //   dW_k, db_k      = a_{k-1}^T . g_k, column sums of g_k     (or fused into the SGD update)
 // Every view is typed with its batch and width, so each product below is shape-checked by the compiler.
+//
+// Lookahead (batch 1, plain SGD): the sink of stage 0 may call sgd_first_stage_then_forward, which updates W0
+// and computes stage 0's output for the next input in the same pass over W0; the next run() on that input
+// starts from it instead of reading W0 again.
 #pragma once
 
 #include <array>
@@ -13,6 +17,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "typenet/core/arena.hpp"
@@ -29,6 +34,7 @@ class Backprop {
  public:
   using T = typename Net::scalar_type;
   static constexpr std::size_t stage_count = Net::stage_count;
+  static constexpr std::size_t first_width = Net::template stage<0>::output_width;
 
   // Where each work matrix of a batch of B rows starts in the arena.
   template <std::size_t B>
@@ -77,7 +83,18 @@ class Backprop {
   T run(Net& net, MatrixView<const T, B, Net::input_width> x, const Targets& targets, ParameterSink&& sink) {
     reserve_rows(B);  // a no-op once the arena fits B rows
     ++step_;
-    forward<B>(net, x);
+    // A lookahead serves only the run right after it, and only on the input it was computed for.
+    bool first_stage_ready = false;
+    if constexpr (B == 1)
+      first_stage_ready =
+          lookahead_ready_ && std::memcmp(x.data(), lookahead_input_.data(), sizeof(T) * x.size()) == 0;
+    lookahead_ready_ = false;
+    if (first_stage_ready) {
+      std::memcpy(output<1, 0>().data(), lookahead_output_.data(), sizeof(T) * lookahead_output_.size);
+      forward<B, 1>(net, x);
+    } else {
+      forward<B, 0>(net, x);
+    }
     const T loss = loss_and_gradient<B>(targets);
     if (check_finite_) require_finite_forward<B>(loss);
     boost::hana::for_each(Net::reverse_stage_indices, [&](auto k) {
@@ -99,6 +116,19 @@ class Backprop {
       }
     });
     return loss;
+  }
+
+  // For the sink of stage 0 at batch 1: stage 0's SGD step (W0 -= lr x^T g0, b0 -= lr g0) and stage 0's
+  // output for `next` with the updated parameters, in one pass over W0. The next run() on an input equal to
+  // `next` starts from that output, so the network must not change in between.
+  void sgd_first_stage_then_forward(Net& net, MatrixView<const T, 1, Net::input_width> x,
+                                    MatrixView<const T, 1, first_width> g, T learning_rate,
+                                    MatrixView<const T, 1, Net::input_width> next) {
+    using S = typename Net::template stage<0>;
+    S::layer::sgd_then_forward(x, g, net.template layer<0>(), learning_rate, next, lookahead_output_.view(),
+                               S::activation);
+    std::memcpy(lookahead_input_.data(), next.data(), sizeof(T) * next.size());
+    lookahead_ready_ = true;
   }
 
   // Worker threads for the large products of a batch (null: one thread). Not owned.
@@ -124,13 +154,16 @@ class Backprop {
     return total;
   }
 
-  // Network::forward with the thread pool passed to every stage.
-  template <std::size_t B>
+  // Network::forward from stage First on (the stages before it have their outputs), with the thread pool
+  // passed to every stage.
+  template <std::size_t B, std::size_t First>
   void forward(const Net& net, MatrixView<const T, B, Net::input_width> x) {
     boost::hana::for_each(Net::stage_indices, [&](auto k) {
       constexpr std::size_t K = decltype(k)::value;
       using S = typename Net::template stage<K>;
-      if constexpr (K == 0) {
+      if constexpr (K < First) {
+        return;
+      } else if constexpr (K == 0) {
         S::layer::forward(net.template layer<K>(), x, output<B, K>(), S::activation, pool_);
       } else {
         S::layer::forward(net.template layer<K>(), MatrixView<const T, B, S::input_width>(output<B, K - 1>()),
@@ -166,6 +199,10 @@ class Backprop {
   }
 
   Arena<T> arena_;
+  // The lookahead: the input it was computed for and stage 0's output on it.
+  Matrix<T, 1, Net::input_width> lookahead_input_;
+  Matrix<T, 1, first_width> lookahead_output_;
+  bool lookahead_ready_ = false;
   std::array<T, stage_count> gradient_norms_{};
   std::uint64_t step_ = 0;
   bool check_finite_ = false;

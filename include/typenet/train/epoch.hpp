@@ -66,7 +66,8 @@ struct EpochStats {
   std::vector<double> mean_gradient_norms;  // ||dL/dz|| per Dense layer, averaged over the epoch's steps
 };
 
-// Called after every step with the number of samples trained so far and the epoch's total.
+// Called after every step with the number of samples trained so far and the epoch's total. It may read the
+// network (the update is done) but must not change it: the next step may have started (see Trainer::step).
 using EpochProgress = std::function<void(std::size_t done, std::size_t total)>;
 
 namespace detail {
@@ -110,22 +111,30 @@ void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std
   using T = typename Trainer::T;
   constexpr std::size_t width = trained_network<Trainer>::input_width;
   if (order.size() - position >= B) {
-    Matrix<T, B, width> x;
-    Labels<B> labels;
-    while (order.size() - position >= B) {
+    // This step's batch and the next one's, gathered before this step runs: Trainer::step(x, labels, next)
+    // can then start the next step (at batch 1 it computes the first layer for it while updating W1).
+    std::array<Matrix<T, B, width>, 2> x;
+    std::array<Labels<B>, 2> labels;
+    auto gather = [&](std::size_t begin, std::size_t slot) {
       for (std::size_t r = 0; r < B; ++r) {
-        const std::uint32_t sample = order[position + r];
+        const std::uint32_t sample = order[begin + r];
         const float* image = data.image(sample);
-        T* row = x.data() + r * width;
-        std::copy(image, image + width, row);  // memmove for float networks
-        labels[r] = data.labels[sample];
+        std::copy(image, image + width, x[slot].data() + r * width);  // memmove for float networks
+        labels[slot][r] = data.labels[sample];
       }
-      prefetch_images(data, order, position + B, position + 2 * B);
-      const T loss = trainer.step(x, labels);
+    };
+    std::size_t current = 0;
+    gather(position, current);
+    while (order.size() - position >= B) {
+      const bool next_is_full = order.size() - position >= 2 * B;
+      if (next_is_full) gather(position + B, 1 - current);
+      prefetch_images(data, order, position + 2 * B, position + 3 * B);
+      const T loss = next_is_full ? trainer.step(x[current], labels[current], x[1 - current])
+                                  : trainer.step(x[current], labels[current]);
       const auto outputs = trainer.template last_outputs<B>();
       for (std::size_t r = 0; r < B; ++r) {
         const T* row = outputs.data() + r * outputs.cols;
-        stats.correct += std::size_t(std::max_element(row, row + outputs.cols) - row) == labels[r];
+        stats.correct += std::size_t(std::max_element(row, row + outputs.cols) - row) == labels[current][r];
       }
       position += B;
       stats.mean_loss += double(loss) * B;
@@ -133,6 +142,7 @@ void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std
       const auto& norms = trainer.gradient_norms();
       for (std::size_t k = 0; k < norms.size(); ++k) norm_sums[k] += double(norms[k]);
       if (progress) progress(position, order.size());
+      current = 1 - current;
     }
   }
   if constexpr (next_smaller_batch(B) > 0) {

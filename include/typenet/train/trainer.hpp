@@ -58,27 +58,28 @@ class Trainer {
   // A step on class labels (SoftmaxCrossEntropy).
   template <std::size_t B, std::size_t Width, std::size_t LabelRows>
   T step(const Matrix<T, B, Width>& x, const Labels<LabelRows>& labels) {
-    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
-    detail::check_label_batch<input_batch<B>, label_batch<LabelRows>>();
-    detail::check_loss_accepts_labels<typename Net::loss_type>();
-    // After a failed check, stop here: the one error above is the whole message.
-    if constexpr (Width == Net::input_width && LabelRows == B && Net::loss_type::outputs_probabilities)
-      return run<B>(x.view(), labels);
-    else
-      return T(0);
+    return checked_run(x, labels, nullptr);
   }
 
   // A step on target rows: one-hot or soft labels (SoftmaxCrossEntropy), regression targets
   // (MeanSquaredError).
   template <std::size_t B, std::size_t Width, std::size_t TargetRows, std::size_t TargetWidth>
   T step(const Matrix<T, B, Width>& x, const Matrix<T, TargetRows, TargetWidth>& targets) {
-    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
-    detail::check_label_batch<input_batch<B>, label_batch<TargetRows>>();
-    detail::check_target_width<network_output_width<Net::output_width>, given_width<TargetWidth>>();
-    if constexpr (Width == Net::input_width && TargetRows == B && TargetWidth == Net::output_width)
-      return run<B>(x.view(), targets);
-    else
-      return T(0);
+    return checked_run(x, targets, nullptr);
+  }
+
+  // A step (on labels or target rows) that also starts the following one, whose input is `next`. At batch
+  // 1 with plain SGD (no clipping) the first layer's update and its forward pass of `next` share one pass
+  // over the first layer's weights, which a batch-1 step spends most of its time moving through the cache;
+  // the following step(next, ...) starts from that result if its rows equal `next` bit for bit (any other
+  // input: a full step). Change nothing in the network between the two calls. Other batch sizes and
+  // optimizers: the same as step(x, targets). train_epoch steps this way.
+  //
+  //   for (std::size_t i = 0; i + 1 < count; ++i) trainer.step(x[i], labels[i], x[i + 1]);
+  //   trainer.step(x[count - 1], labels[count - 1]);
+  template <std::size_t B, std::size_t Width, class Targets>
+  T step(const Matrix<T, B, Width>& x, const Targets& targets, const Matrix<T, B, Width>& next) {
+    return checked_run(x, targets, next.data());
   }
 
   // ||dL/dz|| per Dense layer in the last step (seed 000 §4.3.6: the gradient flow chart).
@@ -99,14 +100,46 @@ class Trainer {
   // Plain SGD without clipping needs no stored gradient: the update is fused into the dW pass.
   static constexpr bool fuses_sgd = std::is_same_v<Optimizer, SGD>;
 
+  template <std::size_t B, std::size_t Width, std::size_t LabelRows>
+  T checked_run(const Matrix<T, B, Width>& x, const Labels<LabelRows>& labels, const T* next) {
+    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
+    detail::check_label_batch<input_batch<B>, label_batch<LabelRows>>();
+    detail::check_loss_accepts_labels<typename Net::loss_type>();
+    // After a failed check, stop here: the one error above is the whole message.
+    if constexpr (Width == Net::input_width && LabelRows == B && Net::loss_type::outputs_probabilities)
+      return run<B>(x.view(), labels, next);
+    else
+      return T(0);
+  }
+
+  template <std::size_t B, std::size_t Width, std::size_t TargetRows, std::size_t TargetWidth>
+  T checked_run(const Matrix<T, B, Width>& x, const Matrix<T, TargetRows, TargetWidth>& targets,
+                const T* next) {
+    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
+    detail::check_label_batch<input_batch<B>, label_batch<TargetRows>>();
+    detail::check_target_width<network_output_width<Net::output_width>, given_width<TargetWidth>>();
+    if constexpr (Width == Net::input_width && TargetRows == B && TargetWidth == Net::output_width)
+      return run<B>(x.view(), targets, next);
+    else
+      return T(0);
+  }
+
+  // next: the following step's input (B x input width), or null.
   template <std::size_t B, class Targets>
-  T run(MatrixView<const T, B, Net::input_width> x, const Targets& targets) {
+  T run(MatrixView<const T, B, Net::input_width> x, const Targets& targets, const T* next) {
     T loss;
     if (fuses_sgd && options_.clip_norm <= 0) {
       const T lr = T(optimizer_.learning_rate);
       loss = backprop_.run(net_, x, targets, [&](auto k, auto in, auto g) {
-        using Layer = typename Net::template stage<decltype(k)::value>::layer;
-        Layer::backward_params_sgd(in, g, net_.template layer<decltype(k)::value>(), lr, pool_.get());
+        constexpr std::size_t K = decltype(k)::value;
+        if constexpr (K == 0 && B == 1) {
+          if (next) {
+            using Input = MatrixView<const T, 1, Net::input_width>;
+            return backprop_.sgd_first_stage_then_forward(net_, in, g, lr, Input(next));
+          }
+        }
+        using Layer = typename Net::template stage<K>::layer;
+        Layer::backward_params_sgd(in, g, net_.template layer<K>(), lr, pool_.get());
       });
     } else {
       loss = backprop_.run(net_, x, targets, [&](auto k, auto in, auto g) {
