@@ -346,6 +346,25 @@ struct Net {
 
 constexpr float kLr = 1e-4f;  // small: the weights stay put over millions of benchmark iterations
 
+// The backward pass and SGD step of layers 3 and 2 (d1 is left for layer 1). At batch 1 as Trainer runs it:
+// each layer's dX and SGD step in one pass over its W.
+template <int B>
+void BackwardAndSgdDeepLayers(Net<B>& n, k::ThreadPool* p) {
+  if constexpr (B == 1) {
+    k::dense_backward_input_then_sgd(n.d3.get(), n.w3.get(), n.b3.get(), n.a2.get(), n.d2.get(), kLr, kH2,
+                                     kOut, Activation::sigmoid);
+    k::dense_backward_input_then_sgd(n.d2.get(), n.w2.get(), n.b2.get(), n.a1.get(), n.d1.get(), kLr, kH1,
+                                     kH2, Activation::sigmoid);
+  } else {
+    k::dense_backward_input(n.d3.get(), n.w3.get(), n.a2.get(), n.d2.get(), B, kH2, kOut, Activation::sigmoid,
+                            p);
+    k::dense_backward_params_sgd(n.a2.get(), n.d3.get(), n.w3.get(), n.b3.get(), kLr, B, kH2, kOut, p);
+    k::dense_backward_input(n.d2.get(), n.w2.get(), n.a1.get(), n.d1.get(), B, kH1, kH2, Activation::sigmoid,
+                            p);
+    k::dense_backward_params_sgd(n.a1.get(), n.d2.get(), n.w2.get(), n.b2.get(), kLr, B, kH1, kH2, p);
+  }
+}
+
 // threads > 1: the GEMMs get a ThreadPool (as Trainer does with TrainerOptions::threads); the FLOP rate and
 // pct_peak stay relative to ONE core's peak, so 2 threads can show up to 200%.
 template <int B>
@@ -359,12 +378,7 @@ void TrainTypenet(benchmark::State& state, int threads) {
     k::dense_forward(n.a2.get(), n.w3.get(), n.b3.get(), n.z3.get(), B, kH2, kOut, Activation::identity, p);
     benchmark::DoNotOptimize(
         k::softmax_cross_entropy(n.z3.get(), n.labels.data(), n.p.get(), n.d3.get(), B, kOut));
-    k::dense_backward_input(n.d3.get(), n.w3.get(), n.a2.get(), n.d2.get(), B, kH2, kOut, Activation::sigmoid,
-                            p);
-    k::dense_backward_params_sgd(n.a2.get(), n.d3.get(), n.w3.get(), n.b3.get(), kLr, B, kH2, kOut, p);
-    k::dense_backward_input(n.d2.get(), n.w2.get(), n.a1.get(), n.d1.get(), B, kH1, kH2, Activation::sigmoid,
-                            p);
-    k::dense_backward_params_sgd(n.a1.get(), n.d2.get(), n.w2.get(), n.b2.get(), kLr, B, kH1, kH2, p);
+    BackwardAndSgdDeepLayers(n, p);
     k::dense_backward_params_sgd(n.x.get(), n.d1.get(), n.w1.get(), n.b1.get(), kLr, B, kIn, kH1, p);
     benchmark::ClobberMemory();
   }
@@ -387,11 +401,7 @@ void TrainTypenetLookahead(benchmark::State& state) {
     k::dense_forward(n.a2.get(), n.w3.get(), n.b3.get(), n.z3.get(), 1, kH2, kOut, Activation::identity);
     benchmark::DoNotOptimize(
         k::softmax_cross_entropy(n.z3.get(), n.labels.data(), n.p.get(), n.d3.get(), 1, kOut));
-    k::dense_backward_input(n.d3.get(), n.w3.get(), n.a2.get(), n.d2.get(), 1, kH2, kOut,
-                            Activation::sigmoid);
-    k::dense_backward_params_sgd(n.a2.get(), n.d3.get(), n.w3.get(), n.b3.get(), kLr, 1, kH2, kOut);
-    k::dense_backward_input(n.d2.get(), n.w2.get(), n.a1.get(), n.d1.get(), 1, kH1, kH2, Activation::sigmoid);
-    k::dense_backward_params_sgd(n.a1.get(), n.d2.get(), n.w2.get(), n.b2.get(), kLr, 1, kH1, kH2);
+    BackwardAndSgdDeepLayers(n, nullptr);
     k::dense_sgd_then_forward(x, n.d1.get(), n.w1.get(), n.b1.get(), kLr, next_x, n.a1.get(), kIn, kH1,
                               Activation::sigmoid);
     std::swap(x, next_x);

@@ -287,6 +287,58 @@ TEMPLATE_TEST_CASE("dense_sgd_then_forward is an SGD step and then the forward p
   }
 }
 
+TEMPLATE_TEST_CASE(
+    "dense_backward_input_then_sgd is dense_backward_input and then the SGD step, on every "
+    "target",
+    "[kernels][gemm]", float, double) {
+  using T = TestType;
+  const T lr = T(0.05);
+  const std::size_t widths[] = {1, 3, 10, 16, 17, 33, 100, 130, 256, 300};
+  // inner 5 and 70: a group of 4 rows and a remainder.
+  for (const std::size_t inner :
+       {std::size_t{1}, std::size_t{3}, std::size_t{5}, std::size_t{70}, std::size_t{256}}) {
+    for (const std::size_t cols : widths) {
+      INFO("inner " << inner << " cols " << cols);
+      const auto d_out = random_vector<T>(cols, -1, 1, 21);
+      const auto in = random_vector<T>(inner, 0.05, 0.95, 22);  // activations: sigmoid outputs
+      const auto w0 = random_vector<T>(inner * cols, -1, 1, 23);
+      const auto b0 = random_vector<T>(cols, -1, 1, 24);
+      std::vector<T> want_w = w0, want_b = b0;
+      ref::dense_backward_params_sgd(in.data(), d_out.data(), want_w.data(), want_b.data(), lr, 1, inner,
+                                     cols);
+      std::vector<T> mag_w(inner * cols), mag_b(cols);
+      for (std::size_t i = 0; i < inner * cols; ++i)
+        mag_w[i] = lr * std::abs(in[i / cols] * d_out[i % cols]) + std::abs(w0[i]);
+      for (std::size_t c = 0; c < cols; ++c) mag_b[c] = lr * std::abs(d_out[c]) + std::abs(b0[c]);
+      std::vector<T> mag_in(inner);  // |d_out| |W|^T, before the update
+      ref::dense_backward_input(abs_of(d_out).data(), abs_of(w0).data(), std::vector<T>(inner, T(0)).data(),
+                                mag_in.data(), 1, inner, cols, Activation::identity);
+      for (const Activation act : kActivations) {
+        INFO("activation " << static_cast<int>(act));
+        std::vector<T> want_d_in(inner);
+        ref::dense_backward_input(d_out.data(), w0.data(), in.data(), want_d_in.data(), 1, inner, cols, act);
+        for_each_target([&](std::int64_t target) {
+          std::vector<T> w = w0, b = b0, d_in(inner, T(-7));
+          k::dense_backward_input_then_sgd(d_out.data(), w.data(), b.data(), in.data(), d_in.data(), lr,
+                                           inner, cols, act);
+          check_dispatched(target);
+          check_close(d_in, want_d_in, mag_in, 4 * std::sqrt(double(cols)), "d_in");
+          check_close(w, want_w, mag_w, 4, "weights");
+          check_close(b, want_b, mag_b, 4, "bias");
+          // Bit for bit the two separate kernels (the step's results do not depend on the fusion).
+          std::vector<T> plain_w = w0, plain_b = b0, plain_d_in(inner);
+          k::dense_backward_input(d_out.data(), w0.data(), in.data(), plain_d_in.data(), 1, inner, cols, act);
+          k::dense_backward_params_sgd(in.data(), d_out.data(), plain_w.data(), plain_b.data(), lr, 1, inner,
+                                       cols);
+          CHECK(d_in == plain_d_in);
+          CHECK(w == plain_w);
+          CHECK(b == plain_b);
+        });
+      }
+    }
+  }
+}
+
 TEMPLATE_TEST_CASE("dense_forward stays finite and exact for extreme pre-activations", "[kernels][gemm]",
                    float, double) {
   using T = TestType;

@@ -29,7 +29,7 @@
 #include "kernels/dispatch_probe.hpp"
 #include "kernels/scratch_probe.hpp"
 #include "kernels/simd_common-inl.h"
-#include "kernels/single_row_sgd-inl.h"
+#include "kernels/single_row-inl.h"
 #include "typenet/kernels/kernels.hpp"
 #include "typenet/kernels/thread_pool.hpp"
 
@@ -632,44 +632,10 @@ HWY_INLINE void DenseForward(const T* in, const T* weights, const T* bias, T* ou
   Gemm<ALayout::kRowMajor>(d, g, ForwardEpilogue<T>{bias, out, cols, act}, pool);
 }
 
-// One row (batch 1): d_in[j] = dot(W row j, dY) -- W rows are contiguous in the reduction index, so no
-// transpose; 4 rows of W at a time give 4 independent accumulator chains (one chain would wait on the FMA
-// latency at every vector).
-template <class T>
-HWY_INLINE void BackwardInputSingleRow(const T* d_out, const T* weights, const T* in, T* d_in, size_t inner,
-                                       size_t cols, Activation act) {
-  const hn::ScalableTag<T> d;
-  using V = hn::VFromD<decltype(d)>;
-  constexpr size_t kRows = 4;
-  const hn::CappedTag<T, 1> d1;
-  auto finish = [&](size_t j, V sum) {
-    const T dot = HorizontalSum(d, sum);
-    d_in[j] = hn::GetLane(hn::Mul(hn::Set(d1, dot), DerivativeFromOutput(d1, hn::Set(d1, in[j]), act)));
-  };
-  size_t j = 0;
-  for (; j + kRows <= inner; j += kRows) {
-    V sum[kRows];
-    for (size_t r = 0; r < kRows; ++r) sum[r] = hn::Zero(d);
-    ForEachVector(d, cols, [&](size_t c, size_t width) {
-      const V dy = LoadWidth(d, d_out + c, width);
-      for (size_t r = 0; r < kRows; ++r)
-        sum[r] = hn::MulAdd(dy, LoadWidth(d, weights + (j + r) * cols + c, width), sum[r]);
-    });
-    for (size_t r = 0; r < kRows; ++r) finish(j + r, sum[r]);
-  }
-  for (; j < inner; ++j) {
-    V sum = hn::Zero(d);
-    ForEachVector(d, cols, [&](size_t c, size_t width) {
-      sum = hn::MulAdd(LoadWidth(d, d_out + c, width), LoadWidth(d, weights + j * cols + c, width), sum);
-    });
-    finish(j, sum);
-  }
-}
-
 template <class T>
 HWY_INLINE void DenseBackwardInput(const T* d_out, const T* weights, const T* in, T* d_in, size_t rows,
                                    size_t inner, size_t cols, Activation act, ThreadPool* pool) {
-  if (rows == 1) return BackwardInputSingleRow(d_out, weights, in, d_in, inner, cols, act);
+  if (rows == 1) return BackwardInputSingleRow(d_out, weights, in, d_in, inner, cols, act, NoRowUpdate<T>{});
   const hn::ScalableTag<T> d;
   const GemmOperands<T> g{d_out, cols, weights, cols, rows, inner, cols, BLayout::kPackTransposed};
   Gemm<ALayout::kRowMajor>(d, g, BackwardInputEpilogue<T>{{}, in, d_in, inner, act}, pool);
@@ -725,32 +691,37 @@ HWY_INLINE void DenseBackwardParamsSgd(const T* in, const T* d_out, T* weights, 
 }
 
 // Non-template entry points for HWY_EXPORT (Highway 1.0.3 cannot export templates).
-#define TYPENET_GEMM_ENTRY_POINTS(T, SUFFIX)                                                             \
-  void DenseForward##SUFFIX(const T* in, const T* w, const T* b, T* out, size_t rows, size_t inner,      \
-                            size_t cols, Activation act, ThreadPool* pool) {                             \
-    detail::note_target(HWY_TARGET);                                                                     \
-    DenseForward(in, w, b, out, rows, inner, cols, act, pool);                                           \
-  }                                                                                                      \
-  void DenseBackwardInput##SUFFIX(const T* d_out, const T* w, const T* in, T* d_in, size_t rows,         \
-                                  size_t inner, size_t cols, Activation act, ThreadPool* pool) {         \
-    detail::note_target(HWY_TARGET);                                                                     \
-    DenseBackwardInput(d_out, w, in, d_in, rows, inner, cols, act, pool);                                \
-  }                                                                                                      \
-  void DenseBackwardParams##SUFFIX(const T* in, const T* d_out, T* dw, T* db, size_t rows, size_t inner, \
-                                   size_t cols, ThreadPool* pool) {                                      \
-    detail::note_target(HWY_TARGET);                                                                     \
-    DenseBackwardParams(in, d_out, dw, db, rows, inner, cols, pool);                                     \
-  }                                                                                                      \
-  void DenseBackwardParamsSgd##SUFFIX(const T* in, const T* d_out, T* w, T* b, T lr, size_t rows,        \
-                                      size_t inner, size_t cols, ThreadPool* pool) {                     \
-    detail::note_target(HWY_TARGET);                                                                     \
-    DenseBackwardParamsSgd(in, d_out, w, b, lr, rows, inner, cols, pool);                                \
-  }                                                                                                      \
-  void DenseSgdThenForward##SUFFIX(const T* in, const T* d_out, T* w, T* b, T lr, const T* next_in,      \
-                                   T* next_out, size_t inner, size_t cols, Activation act) {             \
-    detail::note_target(HWY_TARGET);                                                                     \
-    SgdThenForwardSingleRow<kNRWide>(in, d_out, w, b, lr, NextForward<T>{next_in, next_out, act}, inner, \
-                                     cols);                                                              \
+#define TYPENET_GEMM_ENTRY_POINTS(T, SUFFIX)                                                               \
+  void DenseForward##SUFFIX(const T* in, const T* w, const T* b, T* out, size_t rows, size_t inner,        \
+                            size_t cols, Activation act, ThreadPool* pool) {                               \
+    detail::note_target(HWY_TARGET);                                                                       \
+    DenseForward(in, w, b, out, rows, inner, cols, act, pool);                                             \
+  }                                                                                                        \
+  void DenseBackwardInput##SUFFIX(const T* d_out, const T* w, const T* in, T* d_in, size_t rows,           \
+                                  size_t inner, size_t cols, Activation act, ThreadPool* pool) {           \
+    detail::note_target(HWY_TARGET);                                                                       \
+    DenseBackwardInput(d_out, w, in, d_in, rows, inner, cols, act, pool);                                  \
+  }                                                                                                        \
+  void DenseBackwardParams##SUFFIX(const T* in, const T* d_out, T* dw, T* db, size_t rows, size_t inner,   \
+                                   size_t cols, ThreadPool* pool) {                                        \
+    detail::note_target(HWY_TARGET);                                                                       \
+    DenseBackwardParams(in, d_out, dw, db, rows, inner, cols, pool);                                       \
+  }                                                                                                        \
+  void DenseBackwardParamsSgd##SUFFIX(const T* in, const T* d_out, T* w, T* b, T lr, size_t rows,          \
+                                      size_t inner, size_t cols, ThreadPool* pool) {                       \
+    detail::note_target(HWY_TARGET);                                                                       \
+    DenseBackwardParamsSgd(in, d_out, w, b, lr, rows, inner, cols, pool);                                  \
+  }                                                                                                        \
+  void DenseBackwardInputSgd##SUFFIX(const T* d_out, T* w, T* b, const T* in, T* d_in, T lr, size_t inner, \
+                                     size_t cols, Activation act) {                                        \
+    detail::note_target(HWY_TARGET);                                                                       \
+    BackwardInputThenSgdSingleRow(d_out, w, b, in, d_in, lr, inner, cols, act);                            \
+  }                                                                                                        \
+  void DenseSgdThenForward##SUFFIX(const T* in, const T* d_out, T* w, T* b, T lr, const T* next_in,        \
+                                   T* next_out, size_t inner, size_t cols, Activation act) {               \
+    detail::note_target(HWY_TARGET);                                                                       \
+    SgdThenForwardSingleRow<kNRWide>(in, d_out, w, b, lr, NextForward<T>{next_in, next_out, act}, inner,   \
+                                     cols);                                                                \
   }
 
 }  // namespace typenet::kernels::HWY_NAMESPACE

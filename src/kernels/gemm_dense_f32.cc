@@ -25,6 +25,7 @@ HWY_EXPORT(DenseForwardF32);
 HWY_EXPORT(DenseBackwardInputF32);
 HWY_EXPORT(DenseBackwardParamsF32);
 HWY_EXPORT(DenseBackwardParamsSgdF32);
+HWY_EXPORT(DenseBackwardInputSgdF32);
 HWY_EXPORT(DenseSgdThenForwardF32);
 
 template <>
@@ -70,6 +71,12 @@ void dense_backward_params_sgd<float>(const float* in, const float* d_out, float
   HWY_DYNAMIC_DISPATCH(DenseBackwardParamsSgdF32)(in, d_out, w, b, lr, rows, inner, cols, nullptr);
 }
 
+template <>
+void dense_backward_input_then_sgd<float>(const float* d_out, float* w, float* b, const float* in,
+                                          float* d_in, float lr, std::size_t inner, std::size_t cols,
+                                          Activation in_act) {
+  HWY_DYNAMIC_DISPATCH(DenseBackwardInputSgdF32)(d_out, w, b, in, d_in, lr, inner, cols, in_act);
+}
 template <>
 void dense_sgd_then_forward<float>(const float* in, const float* d_out, float* w, float* b, float lr,
                                    const float* next_in, float* next_out, std::size_t inner, std::size_t cols,

@@ -25,6 +25,7 @@ HWY_EXPORT(DenseForwardF64);
 HWY_EXPORT(DenseBackwardInputF64);
 HWY_EXPORT(DenseBackwardParamsF64);
 HWY_EXPORT(DenseBackwardParamsSgdF64);
+HWY_EXPORT(DenseBackwardInputSgdF64);
 HWY_EXPORT(DenseSgdThenForwardF64);
 
 template <>
@@ -70,6 +71,12 @@ void dense_backward_params_sgd<double>(const double* in, const double* d_out, do
   HWY_DYNAMIC_DISPATCH(DenseBackwardParamsSgdF64)(in, d_out, w, b, lr, rows, inner, cols, nullptr);
 }
 
+template <>
+void dense_backward_input_then_sgd<double>(const double* d_out, double* w, double* b, const double* in,
+                                           double* d_in, double lr, std::size_t inner, std::size_t cols,
+                                           Activation in_act) {
+  HWY_DYNAMIC_DISPATCH(DenseBackwardInputSgdF64)(d_out, w, b, in, d_in, lr, inner, cols, in_act);
+}
 template <>
 void dense_sgd_then_forward<double>(const double* in, const double* d_out, double* w, double* b, double lr,
                                     const double* next_in, double* next_out, std::size_t inner,

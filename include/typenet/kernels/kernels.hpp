@@ -55,6 +55,12 @@ template <class T>
 void dense_backward_params_sgd(const T* in, const T* d_out, T* weights, T* bias, T learning_rate,
                                std::size_t rows, std::size_t inner, std::size_t cols, ThreadPool* pool);
 
+// One row (batch 1): dense_backward_input, then dense_backward_params_sgd, in one pass over the weights
+// (each row's part of d_in is taken before the row is updated). The same results as the two calls.
+template <class T>
+void dense_backward_input_then_sgd(const T* d_out, T* weights, T* bias, const T* in, T* d_in, T learning_rate,
+                                   std::size_t inner, std::size_t cols, Activation in_act);
+
 // One row (batch 1): the SGD step above, then next_out = act(next_in * weights + bias) with the updated
 // parameters, in the same pass over the weights (read and written once, where a separate forward would
 // read them again). next_in has `inner` elements, next_out `cols`.

@@ -57,6 +57,16 @@ struct Dense {
                                        learning_rate, in.row_count(), In, Out, pool);
   }
 
+  // Batch 1: backward_input and backward_params_sgd in one pass over W (each row's part of d_in is taken
+  // before the row is updated); the same results as the two calls.
+  template <class T>
+  static void backward_input_then_sgd(Parameters<T>& params, MatrixView<const T, 1, Out> d_out,
+                                      MatrixView<const T, 1, In> in, MatrixView<T, 1, In> d_in,
+                                      kernels::Activation in_act, T learning_rate) {
+    kernels::dense_backward_input_then_sgd(d_out.data(), params.weights.data(), params.bias.data(), in.data(),
+                                           d_in.data(), learning_rate, In, Out, in_act);
+  }
+
   // Batch 1: backward_params_sgd, then next_out = act(next_in.W + b) with the updated parameters, in the
   // same pass over W (each updated row feeds the forward while it is in registers).
   template <class T>

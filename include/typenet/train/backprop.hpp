@@ -6,10 +6,6 @@
 //   g_{k-1}         = (g_k . W_k^T) (.) act'_{k-1}(a_{k-1})   (one fused kernel)
 //   dW_k, db_k      = a_{k-1}^T . g_k, column sums of g_k     (or fused into the SGD update)
 // Every view is typed with its batch and width, so each product below is shape-checked by the compiler.
-//
-// Lookahead (batch 1, plain SGD): the sink of stage 0 may call sgd_first_stage_then_forward, which updates W0
-// and computes stage 0's output for the next input in the same pass over W0; the next run() on that input
-// starts from it instead of reading W0 again.
 #pragma once
 
 #include <array>
@@ -78,9 +74,67 @@ class Backprop {
 
   // Forward, loss and backward for one batch. `targets` is Labels<B> or a B x Out matrix.
   // parameter_sink(k, input_of_stage_k, g_k) runs in the reverse walk right after g_{k-1} was computed from
-  // W_k, so it may update W_k in place (fused SGD) or store the gradient. Returns the batch loss.
+  // W_k, so it may update W_k in place or store the gradient. Returns the batch loss.
   template <std::size_t B, class Targets, class ParameterSink>
   T run(Net& net, MatrixView<const T, B, Net::input_width> x, const Targets& targets, ParameterSink&& sink) {
+    return walk(net, x, targets, [&](auto k, auto in, auto g) {
+      constexpr std::size_t K = decltype(k)::value;
+      if constexpr (K > 0) backward_input<B, K>(net, g);
+      sink(k, in, g);
+    });
+  }
+
+  // run() with plain SGD (W -= lr dW, b -= lr db) applied by the walk, fused into passes that go over W
+  // anyway: into the dW product; at batch 1 (where a step is bound by moving W) into the dX pass over the
+  // same W and, for the first stage when `next` (the following step's input, or null) is given, into the
+  // forward pass of `next` -- the lookahead, which the next run on an input equal to `next` bit for bit
+  // starts from (so the network must not change in between).
+  template <std::size_t B, class Targets>
+  T run_sgd(Net& net, MatrixView<const T, B, Net::input_width> x, const Targets& targets, T learning_rate,
+            const T* next) {
+    return walk(net, x, targets, [&](auto k, auto in, auto g) {
+      constexpr std::size_t K = decltype(k)::value;
+      using S = typename Net::template stage<K>;
+      auto& parameters = net.template layer<K>();
+      if constexpr (B == 1 && K > 0) {
+        S::layer::backward_input_then_sgd(parameters, g, in, gradient<1, K - 1>(),
+                                          Net::template stage<K - 1>::activation, learning_rate);
+      } else if constexpr (B == 1) {
+        if (next) {
+          using Input = MatrixView<const T, 1, Net::input_width>;
+          S::layer::sgd_then_forward(in, g, parameters, learning_rate, Input(next), lookahead_output_.view(),
+                                     S::activation);
+          std::memcpy(lookahead_input_.data(), next, sizeof(T) * Net::input_width);
+          lookahead_ready_ = true;
+        } else {
+          S::layer::backward_params_sgd(in, g, parameters, learning_rate);
+        }
+      } else {
+        if constexpr (K > 0) backward_input<B, K>(net, g);
+        S::layer::backward_params_sgd(in, g, parameters, learning_rate, pool_);
+      }
+    });
+  }
+
+  // Worker threads for the large products of a batch (null: one thread). Not owned.
+  void set_thread_pool(kernels::ThreadPool* pool) { pool_ = pool; }
+  kernels::ThreadPool* thread_pool() const { return pool_; }
+
+  // Opt-in: throw NonFiniteError at the first NaN or Inf in an output, the loss or a gradient.
+  void set_finite_check(bool on) { check_finite_ = on; }
+  bool checks_finite() const { return check_finite_; }
+  // Batches run so far (the step number in messages).
+  std::uint64_t step() const { return step_; }
+
+  // ||dL/dz|| of each Dense layer in the last batch (seed 000 §4.3.6).
+  const std::array<T, stage_count>& gradient_norms() const { return gradient_norms_; }
+
+ private:
+  // The forward pass, the loss and the reverse walk; stage_backward(k, input_of_stage_k, g_k) computes
+  // g_{k-1} (k > 0) and does what the parameters need.
+  template <std::size_t B, class Targets, class StageBackward>
+  T walk(Net& net, MatrixView<const T, B, Net::input_width> x, const Targets& targets,
+         StageBackward&& stage_backward) {
     reserve_rows(B);  // a no-op once the arena fits B rows
     ++step_;
     // A lookahead serves only the run right after it, and only on the input it was computed for.
@@ -105,46 +159,23 @@ class Backprop {
       if (check_finite_)
         require_finite(g.data(), g.size(), S::output_width, step_,
                        [] { return "dL/dz of " + S::describe(); });
-      if constexpr (K == 0) {
-        sink(k, x, g);
-      } else {
-        using Previous = typename Net::template stage<K - 1>;
-        MatrixView<const T, B, S::input_width> in = output<B, K - 1>();
-        S::layer::backward_input(net.template layer<K>(), g, in, gradient<B, K - 1>(), Previous::activation,
-                                 pool_);
-        sink(k, in, g);
-      }
+      if constexpr (K == 0)
+        stage_backward(k, x, g);
+      else
+        stage_backward(k, MatrixView<const T, B, S::input_width>(output<B, K - 1>()), g);
     });
     return loss;
   }
 
-  // For the sink of stage 0 at batch 1: stage 0's SGD step (W0 -= lr x^T g0, b0 -= lr g0) and stage 0's
-  // output for `next` with the updated parameters, in one pass over W0. The next run() on an input equal to
-  // `next` starts from that output, so the network must not change in between.
-  void sgd_first_stage_then_forward(Net& net, MatrixView<const T, 1, Net::input_width> x,
-                                    MatrixView<const T, 1, first_width> g, T learning_rate,
-                                    MatrixView<const T, 1, Net::input_width> next) {
-    using S = typename Net::template stage<0>;
-    S::layer::sgd_then_forward(x, g, net.template layer<0>(), learning_rate, next, lookahead_output_.view(),
-                               S::activation);
-    std::memcpy(lookahead_input_.data(), next.data(), sizeof(T) * next.size());
-    lookahead_ready_ = true;
+  // g_{K-1} = (g_K . W_K^T) (.) act'_{K-1}(a_{K-1}).
+  template <std::size_t B, std::size_t K>
+  void backward_input(const Net& net, MatrixView<const T, B, Net::template stage<K>::output_width> g) {
+    using S = typename Net::template stage<K>;
+    S::layer::backward_input(net.template layer<K>(), g,
+                             MatrixView<const T, B, S::input_width>(output<B, K - 1>()), gradient<B, K - 1>(),
+                             Net::template stage<K - 1>::activation, pool_);
   }
 
-  // Worker threads for the large products of a batch (null: one thread). Not owned.
-  void set_thread_pool(kernels::ThreadPool* pool) { pool_ = pool; }
-  kernels::ThreadPool* thread_pool() const { return pool_; }
-
-  // Opt-in: throw NonFiniteError at the first NaN or Inf in an output, the loss or a gradient.
-  void set_finite_check(bool on) { check_finite_ = on; }
-  bool checks_finite() const { return check_finite_; }
-  // Batches run so far (the step number in messages).
-  std::uint64_t step() const { return step_; }
-
-  // ||dL/dz|| of each Dense layer in the last batch (seed 000 §4.3.6).
-  const std::array<T, stage_count>& gradient_norms() const { return gradient_norms_; }
-
- private:
   static std::size_t rows_to_elements(std::size_t rows) {
     std::size_t total = 0;
     for (std::size_t i = 0; i < 2 * stage_count + 1; ++i) {

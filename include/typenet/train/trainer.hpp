@@ -129,18 +129,7 @@ class Trainer {
   T run(MatrixView<const T, B, Net::input_width> x, const Targets& targets, const T* next) {
     T loss;
     if (fuses_sgd && options_.clip_norm <= 0) {
-      const T lr = T(optimizer_.learning_rate);
-      loss = backprop_.run(net_, x, targets, [&](auto k, auto in, auto g) {
-        constexpr std::size_t K = decltype(k)::value;
-        if constexpr (K == 0 && B == 1) {
-          if (next) {
-            using Input = MatrixView<const T, 1, Net::input_width>;
-            return backprop_.sgd_first_stage_then_forward(net_, in, g, lr, Input(next));
-          }
-        }
-        using Layer = typename Net::template stage<K>::layer;
-        Layer::backward_params_sgd(in, g, net_.template layer<K>(), lr, pool_.get());
-      });
+      loss = backprop_.run_sgd(net_, x, targets, T(optimizer_.learning_rate), next);
     } else {
       loss = backprop_.run(net_, x, targets, [&](auto k, auto in, auto g) {
         using Layer = typename Net::template stage<decltype(k)::value>::layer;
