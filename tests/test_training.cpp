@@ -283,27 +283,55 @@ TEST_CASE("A step starts from the previous step's lookahead only on that input, 
   }
 }
 
-TEST_CASE("The step after a lookahead starts from the first layer's output computed before it",
+TEST_CASE("A lookahead is dropped when the network is handed out for writing before the next step",
           "[training][lookahead]") {
-  // Why the network must not change between the two calls, and proof that the lookahead is used: after
-  // step(x0, l0, x1) the first layer's weights are zeroed, yet the next step's loss is the one of the
-  // weights the lookahead saw.
+  // After step(x0, l0, x1) the first layer's weights are zeroed. Through net.layer<0>() (or parameters(),
+  // load_model, assignment) the trainer sees it and recomputes; through a reference kept from before it
+  // cannot, and the next step starts from the first layer's output computed before the change -- which also
+  // shows that the lookahead is what the step uses.
   LookaheadRun<OddWidths, 2> run;
-  auto second_loss = [&](bool lookahead) {
+  enum class Zeroing { fresh_access, kept_reference };
+  auto second_loss = [&](bool lookahead, Zeroing zeroing) {
     OddWidths net{HeNormal{.seed = 9}};
+    auto& kept = net.template layer<0>().weights;
     Trainer trainer(net, SGD{.learning_rate = 0.1});
     if (lookahead)
       trainer.step(run.x[0], run.labels[0], run.x[1]);
     else
       trainer.step(run.x[0], run.labels[0]);
-    net.template layer<0>().weights.fill(0.0f);
+    if (zeroing == Zeroing::fresh_access)
+      net.template layer<0>().weights.fill(0.0f);
+    else
+      kept.fill(0.0f);
     return trainer.step(run.x[1], run.labels[1]);
   };
-  const float with_zeroed_layer = second_loss(false);
-  LookaheadRun<OddWidths, 2> plain_run = run;
-  const auto plain = plain_run.train(SGD{.learning_rate = 0.1}, false);
-  CHECK(second_loss(true) == plain.first[1]);
-  CHECK(second_loss(true) != with_zeroed_layer);
+  const float zeroed = second_loss(false, Zeroing::fresh_access);
+  CHECK(second_loss(false, Zeroing::kept_reference) == zeroed);
+  CHECK(second_loss(true, Zeroing::fresh_access) == zeroed);
+  const auto plain = run.train(SGD{.learning_rate = 0.1}, false);
+  CHECK(second_loss(true, Zeroing::kept_reference) == plain.first[1]);
+  CHECK(plain.first[1] != zeroed);
+}
+
+TEST_CASE("Network::writable_access_count rises with every writable access and assignment", "[network]") {
+  OddWidths net{HeNormal{.seed = 1}};
+  const OddWidths& read_only = net;
+  std::uint64_t count = net.writable_access_count();
+  read_only.layer<0>();
+  read_only.parameters();
+  (void)net.predict(Matrix<float, 1, 21>{});  // inference reads only
+  CHECK(net.writable_access_count() == count);
+  net.layer<1>();
+  CHECK(net.writable_access_count() > count);
+  count = net.writable_access_count();
+  net.parameters();
+  CHECK(net.writable_access_count() > count);
+  count = net.writable_access_count();
+  net.for_each_parameter_tensor([](auto) {});
+  CHECK(net.writable_access_count() > count);
+  count = net.writable_access_count();
+  net = OddWidths{HeNormal{.seed = 2}};
+  CHECK(net.writable_access_count() > count);
 }
 
 TEST_CASE("He initialisation: reproducible by seed, variance 2 / fan_in, zero biases", "[init]") {

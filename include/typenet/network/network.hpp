@@ -55,6 +55,22 @@ struct ParameterTensor {
 
 namespace detail {
 
+// A count that every assignment of its owner raises (a copy starts from 0): see writable_access_count().
+class AccessCount {
+ public:
+  AccessCount() = default;
+  AccessCount(const AccessCount&) {}
+  AccessCount& operator=(const AccessCount&) {
+    ++count_;
+    return *this;
+  }
+  void raise() { ++count_; }
+  std::uint64_t value() const { return count_; }
+
+ private:
+  std::uint64_t count_ = 0;
+};
+
 template <class T, class Loss, class... Stages>
 class NetworkImpl {
  public:
@@ -84,6 +100,7 @@ class NetworkImpl {
 
   template <Initializer Init>
   void initialize(const Init& init) {
+    writable_accesses_.raise();
     NormalSource source(init.seed);
     boost::hana::for_each(parameters_, [&](auto& p) {
       using W = std::remove_reference_t<decltype(p.weights)>;
@@ -92,12 +109,21 @@ class NetworkImpl {
     });
   }
 
-  Parameters& parameters() { return parameters_; }
+  Parameters& parameters() {
+    writable_accesses_.raise();
+    return parameters_;
+  }
   const Parameters& parameters() const { return parameters_; }
+
+  // How often the parameters were handed out writable (parameters(), layer<K>(), for_each_parameter_tensor,
+  // initialize) or assigned: what was computed from them is current while this has not changed (Trainer's
+  // lookahead checks it). Writes through a reference kept from an earlier call are not seen.
+  std::uint64_t writable_access_count() const { return writable_accesses_.value(); }
 
   // The parameters of Dense layer K (counted over Dense layers only): .weights (In x Out), .bias (1 x Out).
   template <std::size_t K>
   auto& layer() {
+    writable_accesses_.raise();
     return boost::hana::at_c<K>(parameters_);
   }
   template <std::size_t K>
@@ -108,6 +134,7 @@ class NetworkImpl {
   // Calls f(ParameterTensor<T>) for each weight matrix and bias vector, in order.
   template <class F>
   void for_each_parameter_tensor(F&& f) {
+    writable_accesses_.raise();
     visit_tensors(parameters_, f);
   }
   template <class F>
@@ -225,6 +252,7 @@ class NetworkImpl {
 
   Parameters parameters_;
   Arena<T> inference_arena_;
+  AccessCount writable_accesses_;
 };
 
 }  // namespace detail

@@ -88,7 +88,7 @@ class Backprop {
   // anyway: into the dW product; at batch 1 (where a step is bound by moving W) into the dX pass over the
   // same W and, for the first stage when `next` (the following step's input, or null) is given, into the
   // forward pass of `next` -- the lookahead, which the next run on an input equal to `next` bit for bit
-  // starts from (so the network must not change in between).
+  // starts from (unless the network was handed out for writing in between).
   template <std::size_t B, class Targets>
   T run_sgd(Net& net, MatrixView<const T, B, Net::input_width> x, const Targets& targets, T learning_rate,
             const T* next) {
@@ -137,11 +137,12 @@ class Backprop {
          StageBackward&& stage_backward) {
     reserve_rows(B);  // a no-op once the arena fits B rows
     ++step_;
-    // A lookahead serves only the run right after it, and only on the input it was computed for.
+    // A lookahead serves only the run right after it, only on the input it was computed for and only if the
+    // network was not handed out for writing in between.
     bool first_stage_ready = false;
     if constexpr (B == 1)
-      first_stage_ready =
-          lookahead_ready_ && std::memcmp(x.data(), lookahead_input_.data(), sizeof(T) * x.size()) == 0;
+      first_stage_ready = lookahead_ready_ && net.writable_access_count() == lookahead_access_count_ &&
+                          std::memcmp(x.data(), lookahead_input_.data(), sizeof(T) * x.size()) == 0;
     lookahead_ready_ = false;
     if (first_stage_ready) {
       std::memcpy(output<1, 0>().data(), lookahead_output_.data(), sizeof(T) * lookahead_output_.size);
@@ -164,6 +165,7 @@ class Backprop {
       else
         stage_backward(k, MatrixView<const T, B, S::input_width>(output<B, K - 1>()), g);
     });
+    lookahead_access_count_ = net.writable_access_count();  // after this walk's own updates
     return loss;
   }
 
@@ -234,6 +236,7 @@ class Backprop {
   Matrix<T, 1, Net::input_width> lookahead_input_;
   Matrix<T, 1, first_width> lookahead_output_;
   bool lookahead_ready_ = false;
+  std::uint64_t lookahead_access_count_ = 0;  // the network's writable_access_count() when it was made
   std::array<T, stage_count> gradient_norms_{};
   std::uint64_t step_ = 0;
   bool check_finite_ = false;

@@ -66,8 +66,9 @@ struct EpochStats {
   std::vector<double> mean_gradient_norms;  // ||dL/dz|| per Dense layer, averaged over the epoch's steps
 };
 
-// Called after every step with the number of samples trained so far and the epoch's total. It may read the
-// network (the update is done) but must not change it: the next step may have started (see Trainer::step).
+// Called after every step with the number of samples trained so far and the epoch's total. The network is
+// up to date; a change made to it through a reference kept from before the epoch would not be seen by a
+// batch-1 lookahead (see Trainer::step).
 using EpochProgress = std::function<void(std::size_t done, std::size_t total)>;
 
 namespace detail {

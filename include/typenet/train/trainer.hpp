@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "typenet/kernels/thread_pool.hpp"
 #include "typenet/network/io_checks.hpp"
@@ -71,8 +72,9 @@ class Trainer {
   // A step (on labels or target rows) that also starts the following one, whose input is `next`. At batch
   // 1 with plain SGD (no clipping) the first layer's update and its forward pass of `next` share one pass
   // over the first layer's weights, which a batch-1 step spends most of its time moving through the cache;
-  // the following step(next, ...) starts from that result if its rows equal `next` bit for bit (any other
-  // input: a full step). Change nothing in the network between the two calls. Other batch sizes and
+  // the following step(next, ...) starts from that result if its rows equal `next` bit for bit and the
+  // network was not handed out for writing in between (see Network::writable_access_count; writes through
+  // a reference kept from before are not seen). Otherwise it is a full step. Other batch sizes and
   // optimizers: the same as step(x, targets). train_epoch steps this way.
   //
   //   for (std::size_t i = 0; i + 1 < count; ++i) trainer.step(x[i], labels[i], x[i + 1]);
@@ -145,7 +147,7 @@ class Trainer {
   void require_finite_parameters() const {
     boost::hana::for_each(Net::stage_indices, [&](auto k) {
       using S = typename Net::template stage<decltype(k)::value>;
-      const auto& p = net_.template layer<decltype(k)::value>();
+      const auto& p = std::as_const(net_).template layer<decltype(k)::value>();
       const auto step = backprop_.step();
       detail::require_finite(p.weights.data(), p.weights.size, S::output_width, step,
                              [] { return "the weights of " + S::describe() + " after the update"; });
