@@ -544,6 +544,35 @@ TEMPLATE_TEST_CASE("mean_squared_error and sum_of_squares match the reference", 
   }
 }
 
+TEMPLATE_TEST_CASE("find_non_finite finds the first NaN or infinity on every target", "[kernels][finite]",
+                   float, double) {
+  using T = TestType;
+  using limits = std::numeric_limits<T>;
+  const T bad[] = {limits::quiet_NaN(), -limits::quiet_NaN(), limits::infinity(), -limits::infinity()};
+  for (const std::size_t count : {0, 1, 3, 15, 16, 17, 63, 64, 65, 200, 1000}) {
+    INFO("count " << count);
+    // Finite extremes are not flagged.
+    auto values = random_vector<T>(count, -1, 1, 31);
+    for (std::size_t i = 0; i < count; i += 7) values[i] = i % 2 ? limits::max() : -limits::denorm_min();
+    for_each_target([&](std::int64_t target) {
+      CHECK(k::find_non_finite(values.data(), count) == count);
+      check_dispatched(target);
+    });
+    std::set<std::size_t> positions = {0, count / 2, count - 1, count - count % 16, count - count % 64 + 1};
+    for (const std::size_t at : positions) {
+      if (at >= count) continue;
+      for (const T value : bad) {
+        INFO("value " << value << " at " << at);
+        auto with_bad = values;
+        with_bad[at] = value;
+        if (at + 5 < count) with_bad[at + 5] = limits::infinity();  // a later one does not count
+        REQUIRE(ref::find_non_finite(with_bad.data(), count) == at);
+        for_each_target([&](std::int64_t) { CHECK(k::find_non_finite(with_bad.data(), count) == at); });
+      }
+    }
+  }
+}
+
 TEMPLATE_TEST_CASE("optimizer updates match the reference", "[kernels][optimizers]", float, double) {
   using T = TestType;
   for (const std::size_t n :

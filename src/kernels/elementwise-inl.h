@@ -352,6 +352,29 @@ HWY_INLINE T SumOfSquares(const T* x, size_t count) {
   return HorizontalSum(d, hn::Add(sum0, sum1));
 }
 
+// The index of the first NaN or Inf in x, or count: the opt-in finite check of every output, gradient and
+// parameter of a step (a scalar std::isfinite loop took 100 us over the 784-256-128-10 net's parameters).
+// Four vectors per test of the combined mask; the exact index is looked up only once one is found.
+template <class T>
+HWY_INLINE size_t FindNonFinite(const T* x, size_t count) {
+  const hn::ScalableTag<T> d;
+  const size_t L = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + 4 * L <= count; i += 4 * L) {
+    const auto finite = hn::And(
+        hn::And(hn::IsFinite(hn::LoadU(d, x + i)), hn::IsFinite(hn::LoadU(d, x + i + L))),
+        hn::And(hn::IsFinite(hn::LoadU(d, x + i + 2 * L)), hn::IsFinite(hn::LoadU(d, x + i + 3 * L))));
+    if (!hn::AllTrue(d, finite)) break;
+  }
+  for (; i < count; i += L) {
+    const size_t width = std::min(L, count - i);
+    // Lanes past the end load as zero, which is finite.
+    const auto not_finite = hn::Not(hn::IsFinite(LoadWidth(d, x + i, width)));
+    if (!hn::AllFalse(d, not_finite)) return i + size_t(hn::FindFirstTrue(d, not_finite));
+  }
+  return count;
+}
+
 #define TYPENET_ELEMENTWISE_ENTRY_POINTS(T, SUFFIX)                                                        \
   void ActivationForward##SUFFIX(const T* in, T* out, size_t count, Activation act) {                      \
     detail::note_target(HWY_TARGET);                                                                       \
@@ -382,6 +405,10 @@ HWY_INLINE T SumOfSquares(const T* x, size_t count) {
   T SumOfSquares##SUFFIX(const T* x, size_t count) {                                                       \
     detail::note_target(HWY_TARGET);                                                                       \
     return SumOfSquares(x, count);                                                                         \
+  }                                                                                                        \
+  size_t FindNonFinite##SUFFIX(const T* x, size_t count) {                                                 \
+    detail::note_target(HWY_TARGET);                                                                       \
+    return FindNonFinite(x, count);                                                                        \
   }
 
 }  // namespace typenet::kernels::HWY_NAMESPACE

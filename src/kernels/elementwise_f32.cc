@@ -28,6 +28,7 @@ HWY_EXPORT(SoftmaxCrossEntropyLabelsF32);
 HWY_EXPORT(SoftmaxCrossEntropyTargetsF32);
 HWY_EXPORT(MeanSquaredErrorF32);
 HWY_EXPORT(SumOfSquaresF32);
+HWY_EXPORT(FindNonFiniteF32);
 
 template <>
 void activation_forward<float>(const float* in, float* out, std::size_t count, Activation act) {
@@ -60,6 +61,11 @@ float mean_squared_error<float>(const float* y, const float* targets, float* d_y
 template <>
 float sum_of_squares<float>(const float* x, std::size_t count) {
   return HWY_DYNAMIC_DISPATCH(SumOfSquaresF32)(x, count);
+}
+
+template <>
+std::size_t find_non_finite<float>(const float* x, std::size_t count) {
+  return HWY_DYNAMIC_DISPATCH(FindNonFiniteF32)(x, count);
 }
 
 }  // namespace typenet::kernels

@@ -28,6 +28,7 @@ HWY_EXPORT(SoftmaxCrossEntropyLabelsF64);
 HWY_EXPORT(SoftmaxCrossEntropyTargetsF64);
 HWY_EXPORT(MeanSquaredErrorF64);
 HWY_EXPORT(SumOfSquaresF64);
+HWY_EXPORT(FindNonFiniteF64);
 
 template <>
 void activation_forward<double>(const double* in, double* out, std::size_t count, Activation act) {
@@ -60,6 +61,11 @@ double mean_squared_error<double>(const double* y, const double* targets, double
 template <>
 double sum_of_squares<double>(const double* x, std::size_t count) {
   return HWY_DYNAMIC_DISPATCH(SumOfSquaresF64)(x, count);
+}
+
+template <>
+std::size_t find_non_finite<double>(const double* x, std::size_t count) {
+  return HWY_DYNAMIC_DISPATCH(FindNonFiniteF64)(x, count);
 }
 
 }  // namespace typenet::kernels

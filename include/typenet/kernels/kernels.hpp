@@ -101,6 +101,10 @@ T mean_squared_error(const T* y, const T* targets, T* d_y, std::size_t rows, std
 template <class T>
 T sum_of_squares(const T* x, std::size_t count);
 
+// The index of the first NaN or infinity in x, or count if there is none: the opt-in finite check.
+template <class T>
+std::size_t find_non_finite(const T* x, std::size_t count);
+
 // x *= factor.
 template <class T>
 void scale(T* x, T factor, std::size_t count);

@@ -177,6 +177,13 @@ T mean_squared_error(const T* y, const T* targets, T* d_y, std::size_t rows, std
 }
 
 template <class T>
+std::size_t find_non_finite(const T* x, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i)
+    if (!std::isfinite(x[i])) return i;
+  return count;
+}
+
+template <class T>
 T sum_of_squares(const T* x, std::size_t count) {
   T sum = 0;
   for (std::size_t i = 0; i < count; ++i) sum += x[i] * x[i];

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "typenet/kernels/kernels.hpp"
+
 namespace typenet {
 
 struct NonFiniteError : std::runtime_error {
@@ -21,8 +23,8 @@ namespace detail {
 template <class T, class Describe>
 void require_finite(const T* values, std::size_t count, std::size_t cols, std::uint64_t step,
                     const Describe& describe) {
-  for (std::size_t i = 0; i < count; ++i) {
-    if (std::isfinite(values[i])) continue;
+  const std::size_t i = kernels::find_non_finite(values, count);
+  if (i != count) {
     const std::string what = describe();
     // A single value (the loss) has no row and column to name.
     const std::string place =
