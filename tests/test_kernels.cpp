@@ -502,8 +502,10 @@ void check_softmax_family(std::size_t rows, std::size_t cols, T scale, std::uint
 TEMPLATE_TEST_CASE("softmax and softmax cross-entropy match the reference, also for extreme logits",
                    "[kernels][loss]", float, double) {
   using T = TestType;
-  const std::size_t shapes[][2] = {{1, 1},   {1, 10}, {3, 10}, {17, 3},  {19, 10},
-                                   {32, 10}, {5, 17}, {4, 40}, {128, 10}};
+  // Blocks of rows (8 on AVX2, 16 on AVX-512) with 3, 8, 9, 10 and 16 classes: register transposes of 8 x 8
+  // and the columns left over.
+  const std::size_t shapes[][2] = {{1, 1},  {1, 10}, {3, 10}, {17, 3}, {19, 10}, {32, 10},
+                                   {5, 17}, {4, 40}, {48, 8}, {33, 9}, {40, 16}, {128, 10}};
   for (const auto& s : shapes) {
     for (const T scale : {T(1), T(20), T(88), T(200), T(1e4)}) check_softmax_family<T>(s[0], s[1], scale, 13);
   }

@@ -121,35 +121,6 @@ T* Scratch(size_t count) {
   return buffer.get();
 }
 
-#if HWY_TARGET <= HWY_AVX2
-// to[j * to_stride + i] = from[i * from_stride + j] for an 8 x 8 block of floats in 256-bit vectors (AVX2 and
-// AVX-512 alike): interleave 32-bit pairs, then 64-bit pairs, then swap 128-bit halves.
-HWY_INLINE void Transpose8x8(const float* HWY_RESTRICT from, size_t from_stride, float* HWY_RESTRICT to,
-                             size_t to_stride) {
-  const hn::FixedTag<float, 8> d;
-  using V = hn::VFromD<decltype(d)>;
-  const hn::Repartition<double, decltype(d)> dd;
-  V t[8];
-  for (size_t i = 0; i < 8; i += 2) {
-    const V a = hn::LoadU(d, from + i * from_stride), b = hn::LoadU(d, from + (i + 1) * from_stride);
-    t[i] = hn::InterleaveLower(d, a, b);      // a0 b0 a1 b1 | a4 b4 a5 b5
-    t[i + 1] = hn::InterleaveUpper(d, a, b);  // a2 b2 a3 b3 | a6 b6 a7 b7
-  }
-  V u[8];
-  for (size_t h = 0; h < 8; h += 4) {  // rows 0-3, then 4-7
-    for (size_t j = 0; j < 2; ++j) {
-      const auto lo = hn::BitCast(dd, t[h + j]), hi = hn::BitCast(dd, t[h + j + 2]);
-      u[h + 2 * j] = hn::BitCast(d, hn::InterleaveLower(dd, lo, hi));  // column 2j (| 2j + 4), rows h..h+3
-      u[h + 2 * j + 1] = hn::BitCast(d, hn::InterleaveUpper(dd, lo, hi));  // column 2j + 1 (| 2j + 5)
-    }
-  }
-  for (size_t j = 0; j < 4; ++j) {
-    hn::StoreU(hn::ConcatLowerLower(d, u[4 + j], u[j]), d, to + j * to_stride);
-    hn::StoreU(hn::ConcatUpperUpper(d, u[4 + j], u[j]), d, to + (j + 4) * to_stride);
-  }
-}
-#endif
-
 // Copies the columns [c0, c0 + panel_width) of B = S^T (kPackTransposed) to panel, zero past N: K rows
 // panel_width apart.
 template <class D, class T = hn::TFromD<D>>
