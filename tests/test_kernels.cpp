@@ -235,10 +235,43 @@ TEMPLATE_TEST_CASE("dense_backward_params and its fused SGD match the reference 
   }
 }
 
+namespace {
+
+// A batch-1 SGD step on an inner x cols layer and what it should give: W -= lr in^T d_out, b -= lr d_out.
+template <class T>
+struct SingleRowSgd {
+  static constexpr T lr = T(0.05);
+  std::vector<T> in, d_out, w0, b0, want_w, want_b, mag_w, mag_b;
+  SingleRowSgd(std::size_t inner, std::size_t cols, T in_low, T in_high, std::uint32_t seed)
+      : in(random_vector<T>(inner, in_low, in_high, seed)),
+        d_out(random_vector<T>(cols, -1, 1, seed + 1)),
+        w0(random_vector<T>(inner * cols, -1, 1, seed + 2)),
+        b0(random_vector<T>(cols, -1, 1, seed + 3)),
+        want_w(w0),
+        want_b(b0),
+        mag_w(inner * cols),
+        mag_b(cols) {
+    ref::dense_backward_params_sgd(in.data(), d_out.data(), want_w.data(), want_b.data(), lr, 1, inner, cols);
+    for (std::size_t i = 0; i < inner * cols; ++i)
+      mag_w[i] = lr * std::abs(in[i / cols] * d_out[i % cols]) + std::abs(w0[i]);
+    for (std::size_t c = 0; c < cols; ++c) mag_b[c] = lr * std::abs(d_out[c]) + std::abs(b0[c]);
+  }
+  // The updated parameters against the reference, and bit for bit against the plain batch-1 SGD kernel.
+  void check(const std::vector<T>& w, const std::vector<T>& b, std::size_t inner, std::size_t cols) const {
+    check_close(w, want_w, mag_w, 4, "weights");
+    check_close(b, want_b, mag_b, 4, "bias");
+    std::vector<T> plain_w = w0, plain_b = b0;
+    k::dense_backward_params_sgd(in.data(), d_out.data(), plain_w.data(), plain_b.data(), lr, 1, inner, cols);
+    CHECK(w == plain_w);
+    CHECK(b == plain_b);
+  }
+};
+
+}  // namespace
+
 TEMPLATE_TEST_CASE("dense_sgd_then_forward is an SGD step and then the forward pass, on every target",
                    "[kernels][gemm]", float, double) {
   using T = TestType;
-  const T lr = T(0.05);
   // Widths around the panel sizes (16 vectors of 16 floats on AVX-512, 8 of 8 on AVX2) and their tails.
   const std::size_t widths[] = {1, 3, 10, 17, 33, 100, 130, 256, 300, 520};
   for (const std::size_t inner :
@@ -246,41 +279,24 @@ TEMPLATE_TEST_CASE("dense_sgd_then_forward is an SGD step and then the forward p
     for (const std::size_t cols : widths) {
       if (inner == 784 && cols != 256) continue;
       INFO("inner " << inner << " cols " << cols);
-      const auto in = random_vector<T>(inner, -1, 1, 11);
-      const auto d_out = random_vector<T>(cols, -1, 1, 12);
-      const auto next_in = random_vector<T>(inner, -1, 1, 13);
-      const auto w0 = random_vector<T>(inner * cols, -1, 1, 14);
-      const auto b0 = random_vector<T>(cols, -1, 1, 15);
-      std::vector<T> want_w = w0, want_b = b0;
-      ref::dense_backward_params_sgd(in.data(), d_out.data(), want_w.data(), want_b.data(), lr, 1, inner,
-                                     cols);
-      std::vector<T> mag_w(inner * cols), mag_b(cols);
-      for (std::size_t i = 0; i < inner * cols; ++i)
-        mag_w[i] = lr * std::abs(in[i / cols] * d_out[i % cols]) + std::abs(w0[i]);
-      for (std::size_t c = 0; c < cols; ++c) mag_b[c] = lr * std::abs(d_out[c]) + std::abs(b0[c]);
+      const SingleRowSgd<T> step(inner, cols, -1, 1, 11);
+      const auto next_in = random_vector<T>(inner, -1, 1, 19);
       std::vector<T> magnitude(cols);
-      ref::dense_forward(abs_of(next_in).data(), abs_of(want_w).data(), abs_of(want_b).data(),
+      ref::dense_forward(abs_of(next_in).data(), abs_of(step.want_w).data(), abs_of(step.want_b).data(),
                          magnitude.data(), 1, inner, cols, Activation::identity);
       for (const Activation act : kActivations) {
         INFO("activation " << static_cast<int>(act));
         std::vector<T> want_out(cols);
-        ref::dense_forward(next_in.data(), want_w.data(), want_b.data(), want_out.data(), 1, inner, cols,
-                           act);
+        ref::dense_forward(next_in.data(), step.want_w.data(), step.want_b.data(), want_out.data(), 1, inner,
+                           cols, act);
         for_each_target([&](std::int64_t target) {
-          std::vector<T> w = w0, b = b0, out(cols, T(-7));
-          k::dense_sgd_then_forward(in.data(), d_out.data(), w.data(), b.data(), lr, next_in.data(),
-                                    out.data(), inner, cols, act);
+          std::vector<T> w = step.w0, b = step.b0, out(cols, T(-7));
+          k::dense_sgd_then_forward(step.in.data(), step.d_out.data(), w.data(), b.data(), step.lr,
+                                    next_in.data(), out.data(), inner, cols, act);
           check_dispatched(target);
-          check_close(w, want_w, mag_w, 4, "weights");
-          check_close(b, want_b, mag_b, 4, "bias");
           check_close(out, want_out, magnitude, 4 * std::sqrt(double(inner + 1)), "next_out");
-          // The update is the batch-1 SGD step's own arithmetic, bit for bit: Trainer's lookahead steps give
-          // the weights of plain steps.
-          std::vector<T> plain_w = w0, plain_b = b0;
-          k::dense_backward_params_sgd(in.data(), d_out.data(), plain_w.data(), plain_b.data(), lr, 1, inner,
-                                       cols);
-          CHECK(w == plain_w);
-          CHECK(b == plain_b);
+          // Bit for bit the plain step's update: Trainer's lookahead steps give the weights of plain steps.
+          step.check(w, b, inner, cols);
         });
       }
     }
@@ -292,47 +308,34 @@ TEMPLATE_TEST_CASE(
     "target",
     "[kernels][gemm]", float, double) {
   using T = TestType;
-  const T lr = T(0.05);
   const std::size_t widths[] = {1, 3, 10, 16, 17, 33, 100, 130, 256, 300};
   // inner 5 and 70: a group of 4 rows and a remainder.
   for (const std::size_t inner :
        {std::size_t{1}, std::size_t{3}, std::size_t{5}, std::size_t{70}, std::size_t{256}}) {
     for (const std::size_t cols : widths) {
       INFO("inner " << inner << " cols " << cols);
-      const auto d_out = random_vector<T>(cols, -1, 1, 21);
-      const auto in = random_vector<T>(inner, 0.05, 0.95, 22);  // activations: sigmoid outputs
-      const auto w0 = random_vector<T>(inner * cols, -1, 1, 23);
-      const auto b0 = random_vector<T>(cols, -1, 1, 24);
-      std::vector<T> want_w = w0, want_b = b0;
-      ref::dense_backward_params_sgd(in.data(), d_out.data(), want_w.data(), want_b.data(), lr, 1, inner,
-                                     cols);
-      std::vector<T> mag_w(inner * cols), mag_b(cols);
-      for (std::size_t i = 0; i < inner * cols; ++i)
-        mag_w[i] = lr * std::abs(in[i / cols] * d_out[i % cols]) + std::abs(w0[i]);
-      for (std::size_t c = 0; c < cols; ++c) mag_b[c] = lr * std::abs(d_out[c]) + std::abs(b0[c]);
-      std::vector<T> mag_in(inner);  // |d_out| |W|^T, before the update
-      ref::dense_backward_input(abs_of(d_out).data(), abs_of(w0).data(), std::vector<T>(inner, T(0)).data(),
-                                mag_in.data(), 1, inner, cols, Activation::identity);
+      const SingleRowSgd<T> step(inner, cols, 0.05, 0.95, 21);  // inputs: sigmoid outputs
+      std::vector<T> mag_in(inner);                             // |d_out| |W|^T, before the update
+      ref::dense_backward_input(abs_of(step.d_out).data(), abs_of(step.w0).data(),
+                                std::vector<T>(inner, T(0)).data(), mag_in.data(), 1, inner, cols,
+                                Activation::identity);
       for (const Activation act : kActivations) {
         INFO("activation " << static_cast<int>(act));
         std::vector<T> want_d_in(inner);
-        ref::dense_backward_input(d_out.data(), w0.data(), in.data(), want_d_in.data(), 1, inner, cols, act);
+        ref::dense_backward_input(step.d_out.data(), step.w0.data(), step.in.data(), want_d_in.data(), 1,
+                                  inner, cols, act);
         for_each_target([&](std::int64_t target) {
-          std::vector<T> w = w0, b = b0, d_in(inner, T(-7));
-          k::dense_backward_input_then_sgd(d_out.data(), w.data(), b.data(), in.data(), d_in.data(), lr,
-                                           inner, cols, act);
+          std::vector<T> w = step.w0, b = step.b0, d_in(inner, T(-7));
+          k::dense_backward_input_then_sgd(step.d_out.data(), w.data(), b.data(), step.in.data(), d_in.data(),
+                                           step.lr, inner, cols, act);
           check_dispatched(target);
           check_close(d_in, want_d_in, mag_in, 4 * std::sqrt(double(cols)), "d_in");
-          check_close(w, want_w, mag_w, 4, "weights");
-          check_close(b, want_b, mag_b, 4, "bias");
-          // Bit for bit the two separate kernels (the step's results do not depend on the fusion).
-          std::vector<T> plain_w = w0, plain_b = b0, plain_d_in(inner);
-          k::dense_backward_input(d_out.data(), w0.data(), in.data(), plain_d_in.data(), 1, inner, cols, act);
-          k::dense_backward_params_sgd(in.data(), d_out.data(), plain_w.data(), plain_b.data(), lr, 1, inner,
-                                       cols);
+          step.check(w, b, inner, cols);
+          // d_in bit for bit dense_backward_input's (the step's results do not depend on the fusion).
+          std::vector<T> plain_d_in(inner);
+          k::dense_backward_input(step.d_out.data(), step.w0.data(), step.in.data(), plain_d_in.data(), 1,
+                                  inner, cols, act);
           CHECK(d_in == plain_d_in);
-          CHECK(w == plain_w);
-          CHECK(b == plain_b);
         });
       }
     }
