@@ -19,6 +19,10 @@ template <std::size_t Rows>
 struct label_batch {};
 template <std::size_t Rows>
 struct output_rows {};
+template <std::size_t Rows>
+struct next_batch {};
+template <std::size_t Width>
+struct next_width {};
 
 template <class NetworkInputWidth, class GivenWidth>
 struct input_fits_network {
@@ -44,6 +48,15 @@ struct labels_match_batch {
 };
 template <std::size_t B>
 struct labels_match_batch<input_batch<B>, label_batch<B>> {
+  static constexpr bool value = true;
+};
+
+template <class InputBatch, class InputWidth, class NextBatch, class NextWidth>
+struct next_matches_input {
+  static constexpr bool value = false;
+};
+template <std::size_t B, std::size_t W>
+struct next_matches_input<input_batch<B>, given_width<W>, next_batch<B>, next_width<W>> {
   static constexpr bool value = true;
 };
 
@@ -79,6 +92,15 @@ template <class InputBatch, class LabelBatch>
 constexpr bool check_label_batch() {
   static_assert(labels_match_batch<InputBatch, LabelBatch>::value,
                 "typenet: the labels (or targets) are for another batch size than the input");
+  return true;
+}
+
+// Trainer::step(x, targets, next): next is the following step's input, so it has x's shape.
+template <class InputBatch, class InputWidth, class NextBatch, class NextWidth>
+constexpr bool check_next_input() {
+  static_assert(
+      next_matches_input<InputBatch, InputWidth, NextBatch, NextWidth>::value,
+      "typenet: the next step's input (step's third argument) differs in shape from this step's input");
   return true;
 }
 

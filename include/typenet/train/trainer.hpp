@@ -59,29 +59,68 @@ class Trainer {
   // A step on class labels (SoftmaxCrossEntropy).
   template <std::size_t B, std::size_t Width, std::size_t LabelRows>
   T step(const Matrix<T, B, Width>& x, const Labels<LabelRows>& labels) {
-    return checked_run(x, labels, nullptr);
+    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
+    detail::check_label_batch<input_batch<B>, label_batch<LabelRows>>();
+    detail::check_loss_accepts_labels<typename Net::loss_type>();
+    // After a failed check, stop here: the one error above is the whole message.
+    if constexpr (labels_fit<B, Width, LabelRows>)
+      return run<B>(x.view(), labels, nullptr);
+    else
+      return T(0);
   }
 
   // A step on target rows: one-hot or soft labels (SoftmaxCrossEntropy), regression targets
   // (MeanSquaredError).
   template <std::size_t B, std::size_t Width, std::size_t TargetRows, std::size_t TargetWidth>
   T step(const Matrix<T, B, Width>& x, const Matrix<T, TargetRows, TargetWidth>& targets) {
-    return checked_run(x, targets, nullptr);
+    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
+    detail::check_label_batch<input_batch<B>, label_batch<TargetRows>>();
+    detail::check_target_width<network_output_width<Net::output_width>, given_width<TargetWidth>>();
+    if constexpr (targets_fit<B, Width, TargetRows, TargetWidth>)
+      return run<B>(x.view(), targets, nullptr);
+    else
+      return T(0);
   }
 
-  // A step (on labels or target rows) that also starts the following one, whose input is `next`. At batch
-  // 1 with plain SGD (no clipping) the first layer's update and its forward pass of `next` share one pass
-  // over the first layer's weights, which a batch-1 step spends most of its time moving through the cache;
-  // the following step(next, ...) starts from that result if its rows equal `next` bit for bit and the
-  // network was not handed out for writing in between (see Network::writable_access_count; writes through
-  // a reference kept from before are not seen). Otherwise it is a full step. Other batch sizes and
-  // optimizers: the same as step(x, targets). train_epoch steps this way.
+  // A step that also starts the following one, whose input is `next`. At batch 1 with plain SGD (no
+  // clipping) the first layer's update and its forward pass of `next` share one pass over the first layer's
+  // weights, which a batch-1 step spends most of its time moving through the cache; the following
+  // step(next, ...) starts from that result if its rows equal `next` bit for bit and the network was not
+  // handed out for writing in between (see Network::writable_access_count; writes through a reference kept
+  // from before are not seen). Otherwise it is a full step. Other batch sizes and optimizers: the same as
+  // step(x, labels). train_epoch steps this way.
   //
   //   for (std::size_t i = 0; i + 1 < count; ++i) trainer.step(x[i], labels[i], x[i + 1]);
   //   trainer.step(x[count - 1], labels[count - 1]);
-  template <std::size_t B, std::size_t Width, class Targets>
-  T step(const Matrix<T, B, Width>& x, const Targets& targets, const Matrix<T, B, Width>& next) {
-    return checked_run(x, targets, next.data());
+  template <std::size_t B, std::size_t Width, std::size_t LabelRows, std::size_t NextRows,
+            std::size_t NextWidth>
+  T step(const Matrix<T, B, Width>& x, const Labels<LabelRows>& labels,
+         const Matrix<T, NextRows, NextWidth>& next) {
+    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
+    detail::check_label_batch<input_batch<B>, label_batch<LabelRows>>();
+    detail::check_loss_accepts_labels<typename Net::loss_type>();
+    detail::check_next_input<input_batch<B>, given_width<Width>, next_batch<NextRows>,
+                             next_width<NextWidth>>();
+    if constexpr (labels_fit<B, Width, LabelRows> && NextRows == B && NextWidth == Width)
+      return run<B>(x.view(), labels, next.data());
+    else
+      return T(0);
+  }
+
+  // The same on target rows.
+  template <std::size_t B, std::size_t Width, std::size_t TargetRows, std::size_t TargetWidth,
+            std::size_t NextRows, std::size_t NextWidth>
+  T step(const Matrix<T, B, Width>& x, const Matrix<T, TargetRows, TargetWidth>& targets,
+         const Matrix<T, NextRows, NextWidth>& next) {
+    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
+    detail::check_label_batch<input_batch<B>, label_batch<TargetRows>>();
+    detail::check_target_width<network_output_width<Net::output_width>, given_width<TargetWidth>>();
+    detail::check_next_input<input_batch<B>, given_width<Width>, next_batch<NextRows>,
+                             next_width<NextWidth>>();
+    if constexpr (targets_fit<B, Width, TargetRows, TargetWidth> && NextRows == B && NextWidth == Width)
+      return run<B>(x.view(), targets, next.data());
+    else
+      return T(0);
   }
 
   // ||dL/dz|| per Dense layer in the last step (seed 000 §4.3.6: the gradient flow chart).
@@ -103,28 +142,11 @@ class Trainer {
   static constexpr bool fuses_sgd = std::is_same_v<Optimizer, SGD>;
 
   template <std::size_t B, std::size_t Width, std::size_t LabelRows>
-  T checked_run(const Matrix<T, B, Width>& x, const Labels<LabelRows>& labels, const T* next) {
-    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
-    detail::check_label_batch<input_batch<B>, label_batch<LabelRows>>();
-    detail::check_loss_accepts_labels<typename Net::loss_type>();
-    // After a failed check, stop here: the one error above is the whole message.
-    if constexpr (Width == Net::input_width && LabelRows == B && Net::loss_type::outputs_probabilities)
-      return run<B>(x.view(), labels, next);
-    else
-      return T(0);
-  }
-
+  static constexpr bool labels_fit =
+      Width == Net::input_width&& LabelRows == B&& Net::loss_type::outputs_probabilities;
   template <std::size_t B, std::size_t Width, std::size_t TargetRows, std::size_t TargetWidth>
-  T checked_run(const Matrix<T, B, Width>& x, const Matrix<T, TargetRows, TargetWidth>& targets,
-                const T* next) {
-    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
-    detail::check_label_batch<input_batch<B>, label_batch<TargetRows>>();
-    detail::check_target_width<network_output_width<Net::output_width>, given_width<TargetWidth>>();
-    if constexpr (Width == Net::input_width && TargetRows == B && TargetWidth == Net::output_width)
-      return run<B>(x.view(), targets, next);
-    else
-      return T(0);
-  }
+  static constexpr bool targets_fit =
+      Width == Net::input_width&& TargetRows == B&& TargetWidth == Net::output_width;
 
   // next: the following step's input (B x input width), or null.
   template <std::size_t B, class Targets>
