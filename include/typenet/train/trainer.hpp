@@ -141,12 +141,13 @@ class Trainer {
   // Plain SGD without clipping needs no stored gradient: the update is fused into the dW pass.
   static constexpr bool fuses_sgd = std::is_same_v<Optimizer, SGD>;
 
+  // The inputs of a step fit the network (after a failed check, the step stops there).
   template <std::size_t B, std::size_t Width, std::size_t LabelRows>
-  static constexpr bool labels_fit =
-      Width == Net::input_width&& LabelRows == B&& Net::loss_type::outputs_probabilities;
+  static constexpr bool labels_fit = (Width == Net::input_width) &&
+                                     (LabelRows == B) && Net::loss_type::outputs_probabilities;
   template <std::size_t B, std::size_t Width, std::size_t TargetRows, std::size_t TargetWidth>
-  static constexpr bool targets_fit =
-      Width == Net::input_width&& TargetRows == B&& TargetWidth == Net::output_width;
+  static constexpr bool targets_fit = (Width == Net::input_width) && (TargetRows == B) &&
+                                      (TargetWidth == Net::output_width);
 
   // next: the following step's input (B x input width), or null.
   template <std::size_t B, class Targets>
