@@ -298,8 +298,12 @@ TEMPLATE_TEST_CASE("dense_sgd_then_forward is an SGD step and then the forward p
                                     next_in.data(), out.data(), inner, cols, act);
           check_dispatched(target);
           check_close(out, want_out, magnitude, 4 * std::sqrt(double(inner + 1)), "next_out");
-          // Bit for bit the plain step's update: Trainer's lookahead steps give the weights of plain steps.
+          // Bit for bit the plain step's update and the plain forward pass with it: Trainer's lookahead steps
+          // give the weights and losses of plain steps.
           step.check(w, b, inner, cols);
+          std::vector<T> plain_out(cols);
+          k::dense_forward(next_in.data(), w.data(), b.data(), plain_out.data(), 1, inner, cols, act);
+          CHECK(out == plain_out);
         });
       }
     }
