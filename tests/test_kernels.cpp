@@ -119,6 +119,10 @@ std::vector<Shape> gemm_shapes() {
   // Wider than one register block in every dimension, with tails.
   shapes.push_back({13, 70, 67});
   shapes.push_back({32, 33, 130});
+  // Fewer rows than the smallest tile (2: row by row) or than a full one (6, 7: two overlapping small tiles).
+  shapes.push_back({2, 70, 67});
+  shapes.push_back({6, 33, 130});
+  shapes.push_back({7, 300, 33});
   // 300 in each position: many row tiles with a remainder (overlapping last tile), many column panels with a
   // padded last vector, and long K.
   shapes.push_back({300, 17, 10});
