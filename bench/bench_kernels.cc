@@ -1,7 +1,9 @@
 // typenet kernels vs Eigen 3.4 (fixed-size maps) and OpenBLAS (+ plain loops), one thread, float.
 // Names are <workload>/<shape>/<implementation>; bench/report.py turns the JSON output into ratio tables.
 //   W3: each GEMM of a batch-128 step; W4: sigmoid forward/backward 128x256, softmax-CE gradient 128x10;
-//   W1: whole training step at batch 1/32/128/256; W2: inference at batch 1/256.
+//   W1: whole training step at batch 1/32/128/256; W2: inference at batch 1/256;
+//   W5: forward GEMMs off the register grid: widths with a partial last vector (784-300-100) and batches
+//   below one register tile (2, 5).
 // Every row carries GFLOPs (GFLOP/s) and pct_peak (% of the one-core FMA peak measured by the probe).
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -266,6 +268,16 @@ void RegisterGemms(bool sigmoid) {
     benchmark::RegisterBenchmark((name + "eigen").c_str(), GemmEigen<R, I, C>, form, sigmoid);
     benchmark::RegisterBenchmark((name + "openblas").c_str(), GemmOpenBlas<R, I, C>, form, sigmoid);
   }
+}
+
+// The forward product (+bias+sigmoid) alone, for W5.
+template <int R, int I, int C>
+void RegisterForward() {
+  const std::string name =
+      "W5/fwd/" + std::to_string(R) + "x" + std::to_string(I) + "x" + std::to_string(C) + "/";
+  benchmark::RegisterBenchmark((name + "typenet").c_str(), GemmTypenet<R, I, C>, Form::kForward, true);
+  benchmark::RegisterBenchmark((name + "eigen").c_str(), GemmEigen<R, I, C>, Form::kForward, true);
+  benchmark::RegisterBenchmark((name + "openblas").c_str(), GemmOpenBlas<R, I, C>, Form::kForward, true);
 }
 
 // ------------------------------------------------------------------------------------------------ W4
@@ -614,6 +626,12 @@ int main(int argc, char** argv) {
   RegisterTrain<256>();
   RegisterInfer<1>();
   RegisterInfer<256>();
+  RegisterForward<1, 784, 300>();
+  RegisterForward<1, 300, 100>();
+  RegisterForward<32, 784, 300>();
+  RegisterForward<32, 300, 100>();
+  RegisterForward<2, kIn, kH1>();
+  RegisterForward<5, kIn, kH1>();
 
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
