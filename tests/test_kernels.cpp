@@ -67,6 +67,19 @@ std::vector<T> random_vector(std::size_t n, T low, T high, std::uint32_t seed) {
   return v;
 }
 
+// v with runs of exact zeros, as an image's background (and -0 among them): about half its elements.
+template <class T>
+std::vector<T> with_zero_runs(std::vector<T> v, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::size_t i = 0;
+  while (i < v.size()) {
+    const std::size_t zeros = rng() % 7, kept = rng() % 7;
+    for (std::size_t z = 0; z < zeros && i < v.size(); ++z, ++i) v[i] = (i % 5 == 0) ? T(-0.0) : T(0);
+    i += kept;
+  }
+  return v;
+}
+
 template <class T>
 std::vector<T> abs_of(const std::vector<T>& v) {
   std::vector<T> a(v.size());
@@ -173,6 +186,54 @@ TEMPLATE_TEST_CASE("dense_forward matches the reference on every target", "[kern
   }
 }
 
+TEMPLATE_TEST_CASE(
+    "dense_forward at batch 1 to 3 skips zero inputs: the values of the tiled rows, on every target",
+    "[kernels][gemm]", float, double) {
+  using T = TestType;
+  constexpr std::size_t kTiledRows = 8;  // a full register tile: no row is skipped there
+  for (const std::size_t inner : {std::size_t{17}, std::size_t{70}, std::size_t{784}}) {
+    for (const std::size_t cols : {std::size_t{10}, std::size_t{33}, std::size_t{100}, std::size_t{256}}) {
+      INFO("inner " << inner << " cols " << cols);
+      const auto in = with_zero_runs(random_vector<T>(kTiledRows * inner, -1, 1, 31), 32);
+      const auto w = random_vector<T>(inner * cols, -1, 1, 33);
+      const auto b = random_vector<T>(cols, -1, 1, 34);
+      std::vector<T> magnitude(kTiledRows * cols), want(kTiledRows * cols);
+      ref::dense_forward(abs_of(in).data(), abs_of(w).data(), abs_of(b).data(), magnitude.data(), kTiledRows,
+                         inner, cols, Activation::identity);
+      ref::dense_forward(in.data(), w.data(), b.data(), want.data(), kTiledRows, inner, cols,
+                         Activation::sigmoid);
+      for_each_target([&](std::int64_t target) {
+        std::vector<T> tiled(kTiledRows * cols);
+        k::dense_forward(in.data(), w.data(), b.data(), tiled.data(), kTiledRows, inner, cols,
+                         Activation::sigmoid);
+        check_close(tiled, want, magnitude, 4 * std::sqrt(double(inner + 1)), "8 rows");
+        for (std::size_t rows = 1; rows <= 3; ++rows) {
+          INFO(rows << " rows");
+          std::vector<T> few(rows * cols, T(-7));
+          k::dense_forward(in.data(), w.data(), b.data(), few.data(), rows, inner, cols, Activation::sigmoid);
+          check_dispatched(target);
+          CHECK(std::equal(few.begin(), few.end(), tiled.begin()));
+        }
+      });
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("dense_forward at batch 1: a NaN input is not taken for a zero", "[kernels][gemm]", float,
+                   double) {
+  using T = TestType;
+  auto in = with_zero_runs(random_vector<T>(70, -1, 1, 41), 42);
+  in[20] = std::numeric_limits<T>::quiet_NaN();
+  const auto w = random_vector<T>(70 * 33, -1, 1, 43);
+  const auto b = random_vector<T>(33, -1, 1, 44);
+  for_each_target([&](std::int64_t target) {
+    std::vector<T> out(33);
+    k::dense_forward(in.data(), w.data(), b.data(), out.data(), 1, 70, 33, Activation::identity);
+    check_dispatched(target);
+    CHECK(std::all_of(out.begin(), out.end(), [](T v) { return std::isnan(v); }));
+  });
+}
+
 TEMPLATE_TEST_CASE("dense_backward_input matches the reference on every target", "[kernels][gemm]", float,
                    double) {
   using T = TestType;
@@ -249,8 +310,11 @@ template <class T>
 struct SingleRowSgd {
   static constexpr T lr = T(0.05);
   std::vector<T> in, d_out, w0, b0, want_w, want_b, mag_w, mag_b;
-  SingleRowSgd(std::size_t inner, std::size_t cols, T in_low, T in_high, std::uint32_t seed)
-      : in(random_vector<T>(inner, in_low, in_high, seed)),
+  // sparse: `in` with runs of zeros, whose rows the update skips.
+  SingleRowSgd(std::size_t inner, std::size_t cols, T in_low, T in_high, std::uint32_t seed,
+               bool sparse = false)
+      : in(sparse ? with_zero_runs(random_vector<T>(inner, in_low, in_high, seed), seed)
+                  : random_vector<T>(inner, in_low, in_high, seed)),
         d_out(random_vector<T>(cols, -1, 1, seed + 1)),
         w0(random_vector<T>(inner * cols, -1, 1, seed + 2)),
         b0(random_vector<T>(cols, -1, 1, seed + 3)),
@@ -285,30 +349,34 @@ TEMPLATE_TEST_CASE("dense_sgd_then_forward is an SGD step and then the forward p
        {std::size_t{1}, std::size_t{3}, std::size_t{17}, std::size_t{70}, std::size_t{784}}) {
     for (const std::size_t cols : widths) {
       if (inner == 784 && cols != 256) continue;
-      INFO("inner " << inner << " cols " << cols);
-      const SingleRowSgd<T> step(inner, cols, -1, 1, 11);
-      const auto next_in = random_vector<T>(inner, -1, 1, 19);
-      std::vector<T> magnitude(cols);
-      ref::dense_forward(abs_of(next_in).data(), abs_of(step.want_w).data(), abs_of(step.want_b).data(),
-                         magnitude.data(), 1, inner, cols, Activation::identity);
-      for (const Activation act : kActivations) {
-        INFO("activation " << static_cast<int>(act));
-        std::vector<T> want_out(cols);
-        ref::dense_forward(next_in.data(), step.want_w.data(), step.want_b.data(), want_out.data(), 1, inner,
-                           cols, act);
-        for_each_target([&](std::int64_t target) {
-          std::vector<T> w = step.w0, b = step.b0, out(cols, T(-7));
-          k::dense_sgd_then_forward(step.in.data(), step.d_out.data(), w.data(), b.data(), step.lr,
-                                    next_in.data(), out.data(), inner, cols, act);
-          check_dispatched(target);
-          check_close(out, want_out, magnitude, 4 * std::sqrt(double(inner + 1)), "next_out");
-          // Bit for bit the plain step's update and the plain forward pass with it: Trainer's lookahead steps
-          // give the weights and losses of plain steps.
-          step.check(w, b, inner, cols);
-          std::vector<T> plain_out(cols);
-          k::dense_forward(next_in.data(), w.data(), b.data(), plain_out.data(), 1, inner, cols, act);
-          CHECK(out == plain_out);
-        });
+      // Dense inputs, and both inputs with runs of zeros (rows skipped by the update, the forward or both).
+      for (const bool sparse : {false, true}) {
+        INFO("inner " << inner << " cols " << cols << (sparse ? " with zero inputs" : ""));
+        const SingleRowSgd<T> step(inner, cols, -1, 1, 11, sparse);
+        const auto dense_next_in = random_vector<T>(inner, -1, 1, 19);
+        const auto next_in = sparse ? with_zero_runs(dense_next_in, 20) : dense_next_in;
+        std::vector<T> magnitude(cols);
+        ref::dense_forward(abs_of(next_in).data(), abs_of(step.want_w).data(), abs_of(step.want_b).data(),
+                           magnitude.data(), 1, inner, cols, Activation::identity);
+        for (const Activation act : kActivations) {
+          INFO("activation " << static_cast<int>(act));
+          std::vector<T> want_out(cols);
+          ref::dense_forward(next_in.data(), step.want_w.data(), step.want_b.data(), want_out.data(), 1,
+                             inner, cols, act);
+          for_each_target([&](std::int64_t target) {
+            std::vector<T> w = step.w0, b = step.b0, out(cols, T(-7));
+            k::dense_sgd_then_forward(step.in.data(), step.d_out.data(), w.data(), b.data(), step.lr,
+                                      next_in.data(), out.data(), inner, cols, act);
+            check_dispatched(target);
+            check_close(out, want_out, magnitude, 4 * std::sqrt(double(inner + 1)), "next_out");
+            // Bit for bit the plain step's update and the plain forward pass with it: Trainer's lookahead
+            // steps give the weights and losses of plain steps.
+            step.check(w, b, inner, cols);
+            std::vector<T> plain_out(cols);
+            k::dense_forward(next_in.data(), w.data(), b.data(), plain_out.data(), 1, inner, cols, act);
+            CHECK(out == plain_out);
+          });
+        }
       }
     }
   }

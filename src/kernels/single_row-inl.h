@@ -8,7 +8,9 @@
 // The update takes one FMA per weight with the row's step lr x_k broadcast, where the GEMM form lr (x_k dy)
 // takes two: at two FMA pipes and one 64-byte L2 line per cycle the second FMA made the update of W1
 // compute-bound (AVX-512 harness, W1 784 x 256: 5.4 -> 4.5 us). Every path uses the same arithmetic, so
-// fused and separate passes give the same bits.
+// fused and separate passes give the same bits. A row whose input is 0 is not rewritten, and one whose next
+// input is 0 is not read for the forward pass (the single-row GEMM tile skips it the same way), so sparse
+// inputs -- Fashion-MNIST's pixels, ReLU outputs -- move less of W.
 //
 // Included once per target from gemm_dense-inl.h.
 #if defined(TYPENET_KERNELS_SINGLE_ROW_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -19,7 +21,6 @@
 #endif
 
 #include <cstddef>
-#include <type_traits>
 
 #include <hwy/highway.h>
 
@@ -62,6 +63,7 @@ struct SgdRowUpdate {
   size_t cols;
   template <class D, class V>
   HWY_INLINE void operator()(D d, size_t row, size_t c, V dy, V w, size_t width) const {
+    if (in[row] == T(0)) return;  // the row stays as it is, as in SgdPanel
     StoreWidth(d, SgdStep<D>(hn::Set(d, learning_rate * in[row]), dy, w), weights + row * cols + c, width);
   }
 };
@@ -127,51 +129,69 @@ HWY_NOINLINE void SgdPanel(D d, const T* HWY_RESTRICT in, const T* HWY_RESTRICT 
   auto width = [&](size_t j) {
     return kMaskedLast && j == NR - 1 ? last_width : L;
   };
-  V acc[NR];
-  if constexpr (kForward) {
-    HWY_UNROLL(16)
-    for (size_t j = 0; j < NR; ++j) acc[j] = LoadWidth(d, bias + c0 + j * L, width(j));
-  }
+  const T* HWY_RESTRICT dy = d_out + c0;
+  // A zero input leaves its row as it is (W - (lr 0) dy = W) and a zero next input adds nothing to the
+  // forward sums, so such rows are skipped: half of Fashion-MNIST's pixels are 0, as are ReLU outputs that
+  // are not positive. With dense inputs the branches are never taken.
   // Rows narrower than 64 bytes (the 10-wide layer: 40) are updated in `stride` interleaved passes, so that
   // no load follows the masked store of the row just before it: Zen 5 made each such load wait for the store
   // (a 128 x 10 update took 0.80 us, 128 x 16 0.08). The forward pass sums over k in order, so there it
   // takes a pass of its own over these few KB (784 x 10 at batch 1: 5.1 us fused, 1.5 in two passes).
   const size_t row_bytes = cols * sizeof(T);
   const size_t stride = !kMaskedLast || row_bytes >= 64 ? 1 : (64 + row_bytes - 1) / row_bytes;
-  const T* HWY_RESTRICT next_in = next.in;
-  auto update = [&](auto fused_forward) HWY_ATTR {
+  const bool fused = kForward && stride == 1;
+  if (!fused) {  // the update alone, dy held in registers
+    V dy_held[NR];
+    HWY_UNROLL(16)
+    for (size_t j = 0; j < NR; ++j) dy_held[j] = LoadWidth(d, dy + j * L, width(j));
     for (size_t first = 0; first < stride; ++first) {
       for (size_t k = first; k < inner; k += stride) {
+        if (in[k] == T(0)) continue;
         T* HWY_RESTRICT row = weights + k * cols + c0;
         const V step = hn::Set(d, lr * in[k]);
         HWY_UNROLL(16)
-        for (size_t j = 0; j < NR; ++j) {
-          const V w = SgdStep<D>(step, LoadWidth(d, d_out + c0 + j * L, width(j)),
-                                 LoadWidth(d, row + j * L, width(j)));
-          StoreWidth(d, w, row + j * L, width(j));
-          if constexpr (decltype(fused_forward)::value)
-            acc[j] = hn::MulAdd(hn::Set(d, next_in[k]), w, acc[j]);
-        }
+        for (size_t j = 0; j < NR; ++j)
+          StoreWidth(d, SgdStep<D>(step, dy_held[j], LoadWidth(d, row + j * L, width(j))), row + j * L,
+                     width(j));
       }
     }
-  };
+  }
   if constexpr (kForward) {
-    if (stride == 1) {
-      update(std::true_type{});
-    } else {
-      update(std::false_type{});
-      for (size_t k = 0; k < inner; ++k) {  // the same FMAs, in the same order, as the fused pass
+    // With the accumulators in the registers, dy is reloaded from L1 for every row the pass updates.
+    V acc[NR];
+    HWY_UNROLL(16)
+    for (size_t j = 0; j < NR; ++j) acc[j] = LoadWidth(d, bias + c0 + j * L, width(j));
+    const T* HWY_RESTRICT next_in = next.in;
+    for (size_t k = 0; k < inner; ++k) {
+      T* HWY_RESTRICT row = weights + k * cols + c0;
+      const T x_next = next_in[k];
+      if (fused && in[k] != T(0)) {
+        const V step = hn::Set(d, lr * in[k]);
+        if (x_next != T(0)) {
+          const V xv = hn::Set(d, x_next);
+          HWY_UNROLL(16)
+          for (size_t j = 0; j < NR; ++j) {
+            const V w =
+                SgdStep<D>(step, LoadWidth(d, dy + j * L, width(j)), LoadWidth(d, row + j * L, width(j)));
+            StoreWidth(d, w, row + j * L, width(j));
+            acc[j] = hn::MulAdd(xv, w, acc[j]);
+          }
+        } else {
+          HWY_UNROLL(16)
+          for (size_t j = 0; j < NR; ++j)
+            StoreWidth(
+                d, SgdStep<D>(step, LoadWidth(d, dy + j * L, width(j)), LoadWidth(d, row + j * L, width(j))),
+                row + j * L, width(j));
+        }
+      } else if (x_next != T(0)) {  // the row is as updated (or as it was): the forward half only
+        const V xv = hn::Set(d, x_next);
         HWY_UNROLL(16)
-        for (size_t j = 0; j < NR; ++j)
-          acc[j] = hn::MulAdd(hn::Set(d, next_in[k]), LoadWidth(d, weights + k * cols + c0 + j * L, width(j)),
-                              acc[j]);
+        for (size_t j = 0; j < NR; ++j) acc[j] = hn::MulAdd(xv, LoadWidth(d, row + j * L, width(j)), acc[j]);
       }
     }
     HWY_UNROLL(16)
     for (size_t j = 0; j < NR; ++j)
       StoreWidth(d, Activate(d, acc[j], next.act), next.to + c0 + j * L, width(j));
-  } else {
-    update(std::false_type{});
   }
 }
 
