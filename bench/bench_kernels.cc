@@ -1,9 +1,10 @@
 // typenet kernels vs Eigen 3.4 (fixed-size maps) and OpenBLAS (+ plain loops), one thread, float.
 // Names are <workload>/<shape>/<implementation>; bench/report.py turns the JSON output into ratio tables.
 //   W3: each GEMM of a batch-128 step; W4: sigmoid forward/backward 128x256, softmax-CE gradient 128x10;
-//   W1: whole training step at batch 1/32/128/256; W2: inference at batch 1/256;
-//   W5: forward GEMMs off the register grid: widths with a partial last vector (784-300-100) and batches
-//   below one register tile (2, 5).
+//   W1: whole training step at batch 1/32/128/256; W2: inference at batch 1/256 (batch 1 also on
+//   Fashion-MNIST images, B1_fashion_mnist, when Debian's dataset-fashion-mnist is installed); W5: forward
+//   GEMMs off the register grid: widths with a partial last vector (784-300-100) and batches below one
+//   register tile (2, 5).
 // Every row carries GFLOPs (GFLOP/s) and pct_peak (% of the one-core FMA peak measured by the probe).
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -14,6 +15,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -22,6 +25,7 @@
 #include <hwy/aligned_allocator.h>
 #include <hwy/highway.h>
 
+#include "typenet/io/idx.hpp"
 #include "typenet/kernels/kernels.hpp"
 #include "typenet/kernels/thread_pool.hpp"
 
@@ -356,6 +360,39 @@ struct Net {
   }
 };
 
+// Real inputs for the B1_fashion_mnist rows: the first 1000 Fashion-MNIST test images (Debian's
+// dataset-fashion-mnist; about half of their pixels are 0), one per step, copied into the input buffer before
+// the step as a trainer gathers its batch -- the same copy for every implementation. Without the dataset
+// installed those rows are not registered.
+struct ImageFeed {
+  std::vector<float> images;
+  std::size_t count = 0, next = 0;
+  void CopyNext(float* x) {
+    std::copy_n(images.data() + next * kIn, kIn, x);
+    next = (next + 1) % count;
+  }
+};
+
+std::optional<ImageFeed> LoadImageFeed() {
+  try {
+    const std::filesystem::path dir = typenet::default_fashion_mnist_dir;
+    const typenet::Dataset test =
+        typenet::load_idx_dataset(typenet::find_idx_file(dir, "t10k-images-idx3-ubyte"),
+                                  typenet::find_idx_file(dir, "t10k-labels-idx1-ubyte"));
+    ImageFeed feed;
+    feed.count = std::min<std::size_t>(1000, test.count);
+    feed.images.assign(test.images.begin(), test.images.begin() + feed.count * kIn);
+    return feed;
+  } catch (const typenet::DataError&) {
+    return std::nullopt;
+  }
+}
+
+// Each benchmark's own copy of the feed (null: the fixed input of Net).
+std::optional<ImageFeed> FeedCopy(const ImageFeed* feed) {
+  return feed ? std::optional<ImageFeed>(*feed) : std::nullopt;
+}
+
 constexpr float kLr = 1e-4f;  // small: the weights stay put over millions of benchmark iterations
 
 // The backward pass and SGD step of layers 3 and 2 (d1 is left for layer 1). At batch 1 as Trainer runs it:
@@ -380,11 +417,13 @@ void BackwardAndSgdDeepLayers(Net<B>& n, k::ThreadPool* p) {
 // threads > 1: the GEMMs get a ThreadPool (as Trainer does with TrainerOptions::threads); the FLOP rate and
 // pct_peak stay relative to ONE core's peak, so 2 threads can show up to 200%.
 template <int B>
-void TrainTypenet(benchmark::State& state, int threads) {
+void TrainTypenet(benchmark::State& state, int threads, const ImageFeed* images) {
   Net<B> n;
+  std::optional<ImageFeed> feed = FeedCopy(images);
   k::ThreadPool pool(static_cast<std::size_t>(threads));
   k::ThreadPool* p = threads > 1 ? &pool : nullptr;
   for (auto _ : state) {
+    if (feed) feed->CopyNext(n.x.get());
     k::dense_forward(n.x.get(), n.w1.get(), n.b1.get(), n.a1.get(), B, kIn, kH1, Activation::sigmoid, p);
     k::dense_forward(n.a1.get(), n.w2.get(), n.b2.get(), n.a2.get(), B, kH1, kH2, Activation::sigmoid, p);
     k::dense_forward(n.a2.get(), n.w3.get(), n.b3.get(), n.z3.get(), B, kH2, kOut, Activation::identity, p);
@@ -401,14 +440,17 @@ void TrainTypenet(benchmark::State& state, int threads) {
 // layer's SGD update and its forward pass of the next input share one pass over W1. Two inputs alternate, so
 // every step trains on another input than the one before, and each starts from the first layer's output the
 // step before computed.
-void TrainTypenetLookahead(benchmark::State& state) {
+void TrainTypenetLookahead(benchmark::State& state, const ImageFeed* images) {
   Net<1> n;
+  std::optional<ImageFeed> feed = FeedCopy(images);
   Buffer other_x{kIn, 0.5f, 8};
   for (std::size_t i = 0; i < other_x.size; ++i) other_x.get()[i] += 0.5f;
   float* x = n.x.get();
   float* next_x = other_x.get();
+  if (feed) feed->CopyNext(x);
   k::dense_forward(x, n.w1.get(), n.b1.get(), n.a1.get(), 1, kIn, kH1, Activation::sigmoid);
   for (auto _ : state) {
+    if (feed) feed->CopyNext(next_x);  // the next image, gathered before the step as train_epoch does
     k::dense_forward(n.a1.get(), n.w2.get(), n.b2.get(), n.a2.get(), 1, kH1, kH2, Activation::sigmoid);
     k::dense_forward(n.a2.get(), n.w3.get(), n.b3.get(), n.z3.get(), 1, kH2, kOut, Activation::identity);
     benchmark::DoNotOptimize(
@@ -423,8 +465,9 @@ void TrainTypenetLookahead(benchmark::State& state) {
 }
 
 template <int B>
-void TrainEigen(benchmark::State& state) {
+void TrainEigen(benchmark::State& state, const ImageFeed* images) {
   Net<B> n;
+  std::optional<ImageFeed> feed = FeedCopy(images);
   MapM<kIn, kH1> w1(n.w1.get());
   MapM<kH1, kH2> w2(n.w2.get());
   MapM<kH2, kOut> w3(n.w3.get());
@@ -436,6 +479,7 @@ void TrainEigen(benchmark::State& state) {
   MapM<B, kH2> a2(n.a2.get()), d2(n.d2.get());
   MapM<B, kOut> z3(n.z3.get()), d3(n.d3.get());
   for (auto _ : state) {
+    if (feed) feed->CopyNext(n.x.get());
     a1.noalias() = x * w1;
     a1.rowwise() += b1;
     a1.array() = 1.0f / (1.0f + (-a1.array()).exp());
@@ -468,9 +512,11 @@ void SgemmBiasSgd(const float* in, const float* d, float* w, float* b, int rows,
 }
 
 template <int B>
-void TrainOpenBlas(benchmark::State& state) {
+void TrainOpenBlas(benchmark::State& state, const ImageFeed* images) {
   Net<B> n;
+  std::optional<ImageFeed> feed = FeedCopy(images);
   for (auto _ : state) {
+    if (feed) feed->CopyNext(n.x.get());
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, kH1, kIn, 1.0f, n.x.get(), kIn, n.w1.get(), kH1,
                 0.0f, n.a1.get(), kH1);
     BiasActivationLoop(n.a1.get(), n.b1.get(), B, kH1, true);
@@ -496,9 +542,11 @@ void TrainOpenBlas(benchmark::State& state) {
 }
 
 template <int B>
-void InferTypenet(benchmark::State& state) {
+void InferTypenet(benchmark::State& state, const ImageFeed* images) {
   Net<B> n;
+  std::optional<ImageFeed> feed = FeedCopy(images);
   for (auto _ : state) {
+    if (feed) feed->CopyNext(n.x.get());
     k::dense_forward(n.x.get(), n.w1.get(), n.b1.get(), n.a1.get(), B, kIn, kH1, Activation::sigmoid);
     k::dense_forward(n.a1.get(), n.w2.get(), n.b2.get(), n.a2.get(), B, kH1, kH2, Activation::sigmoid);
     k::dense_forward(n.a2.get(), n.w3.get(), n.b3.get(), n.z3.get(), B, kH2, kOut, Activation::identity);
@@ -509,8 +557,9 @@ void InferTypenet(benchmark::State& state) {
 }
 
 template <int B>
-void InferEigen(benchmark::State& state) {
+void InferEigen(benchmark::State& state, const ImageFeed* images) {
   Net<B> n;
+  std::optional<ImageFeed> feed = FeedCopy(images);
   MapM<kIn, kH1> w1(n.w1.get());
   MapM<kH1, kH2> w2(n.w2.get());
   MapM<kH2, kOut> w3(n.w3.get());
@@ -522,6 +571,7 @@ void InferEigen(benchmark::State& state) {
   MapM<B, kH2> a2(n.a2.get());
   MapM<B, kOut> z3(n.z3.get()), p(n.p.get());
   for (auto _ : state) {
+    if (feed) feed->CopyNext(n.x.get());
     a1.noalias() = x * w1;
     a1.rowwise() += b1;
     a1.array() = 1.0f / (1.0f + (-a1.array()).exp());
@@ -540,9 +590,11 @@ void InferEigen(benchmark::State& state) {
 }
 
 template <int B>
-void InferOpenBlas(benchmark::State& state) {
+void InferOpenBlas(benchmark::State& state, const ImageFeed* images) {
   Net<B> n;
+  std::optional<ImageFeed> feed = FeedCopy(images);
   for (auto _ : state) {
+    if (feed) feed->CopyNext(n.x.get());
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, kH1, kIn, 1.0f, n.x.get(), kIn, n.w1.get(), kH1,
                 0.0f, n.a1.get(), kH1);
     BiasActivationLoop(n.a1.get(), n.b1.get(), B, kH1, true);
@@ -568,19 +620,33 @@ void InferOpenBlas(benchmark::State& state) {
 template <int B>
 void RegisterTrain() {
   const std::string name = "W1/train/B" + std::to_string(B) + "/";
-  benchmark::RegisterBenchmark((name + "typenet").c_str(), TrainTypenet<B>, 1);
-  if (B == 1) benchmark::RegisterBenchmark((name + "typenet_lookahead").c_str(), TrainTypenetLookahead);
-  benchmark::RegisterBenchmark((name + "eigen").c_str(), TrainEigen<B>);
-  benchmark::RegisterBenchmark((name + "openblas").c_str(), TrainOpenBlas<B>);
+  const ImageFeed* dense = nullptr;
+  benchmark::RegisterBenchmark((name + "typenet").c_str(), TrainTypenet<B>, 1, dense);
+  if (B == 1)
+    benchmark::RegisterBenchmark((name + "typenet_lookahead").c_str(), TrainTypenetLookahead, dense);
+  benchmark::RegisterBenchmark((name + "eigen").c_str(), TrainEigen<B>, dense);
+  benchmark::RegisterBenchmark((name + "openblas").c_str(), TrainOpenBlas<B>, dense);
   if (B != 128)  // batch 1 (stays on one thread), 32 (the smallest split products) and 256
-    benchmark::RegisterBenchmark((name + "typenet_2threads").c_str(), TrainTypenet<B>, 2);
+    benchmark::RegisterBenchmark((name + "typenet_2threads").c_str(), TrainTypenet<B>, 2, dense);
 }
 template <int B>
 void RegisterInfer() {
   const std::string name = "W2/infer/B" + std::to_string(B) + "/";
-  benchmark::RegisterBenchmark((name + "typenet").c_str(), InferTypenet<B>);
-  benchmark::RegisterBenchmark((name + "eigen").c_str(), InferEigen<B>);
-  benchmark::RegisterBenchmark((name + "openblas").c_str(), InferOpenBlas<B>);
+  const ImageFeed* dense = nullptr;
+  benchmark::RegisterBenchmark((name + "typenet").c_str(), InferTypenet<B>, dense);
+  benchmark::RegisterBenchmark((name + "eigen").c_str(), InferEigen<B>, dense);
+  benchmark::RegisterBenchmark((name + "openblas").c_str(), InferOpenBlas<B>, dense);
+}
+// Batch 1 on Fashion-MNIST images (see ImageFeed).
+void RegisterOnImages(const ImageFeed* images) {
+  const std::string train = "W1/train/B1_fashion_mnist/", infer = "W2/infer/B1_fashion_mnist/";
+  benchmark::RegisterBenchmark((train + "typenet").c_str(), TrainTypenet<1>, 1, images);
+  benchmark::RegisterBenchmark((train + "typenet_lookahead").c_str(), TrainTypenetLookahead, images);
+  benchmark::RegisterBenchmark((train + "eigen").c_str(), TrainEigen<1>, images);
+  benchmark::RegisterBenchmark((train + "openblas").c_str(), TrainOpenBlas<1>, images);
+  benchmark::RegisterBenchmark((infer + "typenet").c_str(), InferTypenet<1>, images);
+  benchmark::RegisterBenchmark((infer + "eigen").c_str(), InferEigen<1>, images);
+  benchmark::RegisterBenchmark((infer + "openblas").c_str(), InferOpenBlas<1>, images);
 }
 
 }  // namespace
@@ -626,6 +692,12 @@ int main(int argc, char** argv) {
   RegisterTrain<256>();
   RegisterInfer<1>();
   RegisterInfer<256>();
+  const std::optional<ImageFeed> images = LoadImageFeed();
+  if (images) {
+    RegisterOnImages(&*images);
+  } else {
+    benchmark::AddCustomContext("fashion_mnist", "not installed: no B1_fashion_mnist rows");
+  }
   RegisterForward<1, 784, 300>();
   RegisterForward<1, 300, 100>();
   RegisterForward<32, 784, 300>();
