@@ -187,10 +187,10 @@ TEMPLATE_TEST_CASE("dense_forward matches the reference on every target", "[kern
 }
 
 TEMPLATE_TEST_CASE(
-    "dense_forward at batch 1 to 3 skips zero inputs: the values of the tiled rows, on every target",
+    "dense_forward at batch 1 to 3 skips zero inputs: the values of larger batches, on every target",
     "[kernels][gemm]", float, double) {
   using T = TestType;
-  constexpr std::size_t kTiledRows = 8;  // a full register tile: no row is skipped there
+  constexpr std::size_t kTiledRows = 16;  // register tiles of 4 rows or more: no row is skipped there
   for (const std::size_t inner : {std::size_t{17}, std::size_t{70}, std::size_t{784}}) {
     for (const std::size_t cols : {std::size_t{10}, std::size_t{33}, std::size_t{100}, std::size_t{256}}) {
       INFO("inner " << inner << " cols " << cols);
@@ -213,6 +213,14 @@ TEMPLATE_TEST_CASE(
           k::dense_forward(in.data(), w.data(), b.data(), few.data(), rows, inner, cols, Activation::sigmoid);
           check_dispatched(target);
           CHECK(std::equal(few.begin(), few.end(), tiled.begin()));
+        }
+        // 5 to 11 rows: 4-row tiles (the one-vector width of 10 included), the same values as 16.
+        for (const std::size_t rows : {std::size_t{6}, std::size_t{11}}) {
+          INFO(rows << " rows");
+          std::vector<T> some(rows * cols, T(-7));
+          k::dense_forward(in.data(), w.data(), b.data(), some.data(), rows, inner, cols,
+                           Activation::sigmoid);
+          CHECK(std::equal(some.begin(), some.end(), tiled.begin()));
         }
       });
     }
