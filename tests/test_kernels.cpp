@@ -242,6 +242,22 @@ TEMPLATE_TEST_CASE("dense_forward at batch 1: a NaN input is not taken for a zer
   });
 }
 
+TEMPLATE_TEST_CASE("dense_forward at batch 1: a NaN weight whose input is zero does not reach the output",
+                   "[kernels][gemm]", float, double) {
+  using T = TestType;
+  auto in = random_vector<T>(70, -1, 1, 45);
+  in[20] = T(0);
+  auto w = random_vector<T>(70 * 33, -1, 1, 46);
+  for (std::size_t c = 0; c < 33; ++c) w[20 * 33 + c] = std::numeric_limits<T>::quiet_NaN();
+  const auto b = random_vector<T>(33, -1, 1, 47);
+  for_each_target([&](std::int64_t target) {
+    std::vector<T> out(33);
+    k::dense_forward(in.data(), w.data(), b.data(), out.data(), 1, 70, 33, Activation::identity);
+    check_dispatched(target);
+    CHECK(std::all_of(out.begin(), out.end(), [](T v) { return std::isfinite(v); }));
+  });
+}
+
 TEMPLATE_TEST_CASE("dense_backward_input matches the reference on every target", "[kernels][gemm]", float,
                    double) {
   using T = TestType;

@@ -22,6 +22,9 @@ enum class Activation : std::uint8_t { identity, sigmoid, relu };
 // same either way.
 
 // out[rows x cols] = act(in[rows x inner] * weights[inner x cols] + bias[cols])
+// With 1 to 3 rows a zero element of `in` skips its row of `weights`: it adds nothing for finite weights, and
+// a NaN or infinite weight in a skipped row does not reach `out`. Sparse inputs (image backgrounds, ReLU
+// outputs) then read less of W.
 template <class T>
 void dense_forward(const T* in, const T* weights, const T* bias, T* out, std::size_t rows, std::size_t inner,
                    std::size_t cols, Activation act);
@@ -47,7 +50,8 @@ void dense_backward_params(const T* in, const T* d_out, T* d_weights, T* d_bias,
                            std::size_t inner, std::size_t cols, ThreadPool* pool);
 
 // Plain SGD fused into the gradient pass, so dW never goes to memory:
-// weights -= lr * in^T * d_out; bias -= lr * column sums of d_out.
+// weights -= lr * in^T * d_out; bias -= lr * column sums of d_out. With one row, the weight rows of zero
+// inputs are left as they are, not rewritten.
 template <class T>
 void dense_backward_params_sgd(const T* in, const T* d_out, T* weights, T* bias, T learning_rate,
                                std::size_t rows, std::size_t inner, std::size_t cols);
@@ -63,7 +67,8 @@ void dense_backward_input_then_sgd(const T* d_out, T* weights, T* bias, const T*
 
 // One row (batch 1): the SGD step above, then next_out = act(next_in * weights + bias) with the updated
 // parameters, in the same pass over the weights (read and written once, where a separate forward would
-// read them again). next_in has `inner` elements, next_out `cols`.
+// read them again). next_in has `inner` elements, next_out `cols`. The same values as the two calls; rows
+// whose `in` and `next_in` elements are both zero are not touched.
 template <class T>
 void dense_sgd_then_forward(const T* in, const T* d_out, T* weights, T* bias, T learning_rate,
                             const T* next_in, T* next_out, std::size_t inner, std::size_t cols,
