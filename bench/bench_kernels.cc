@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -363,7 +364,7 @@ struct Net {
 // Real inputs for the B1_fashion_mnist rows: the first 1000 Fashion-MNIST test images (Debian's
 // dataset-fashion-mnist; about half of their pixels are 0), one per step, copied into the input buffer before
 // the step as a trainer gathers its batch -- the same copy for every implementation. Without the dataset
-// installed those rows are not registered.
+// (or with a bad file) those rows are not registered, and the run says why.
 struct ImageFeed {
   std::vector<float> images;
   std::size_t count = 0, next = 0;
@@ -373,7 +374,8 @@ struct ImageFeed {
   }
 };
 
-std::optional<ImageFeed> LoadImageFeed() {
+// Null with the reason in `why` when the files are missing or bad (the loader's error names file and field).
+std::optional<ImageFeed> LoadImageFeed(std::string& why) {
   try {
     const std::filesystem::path dir = typenet::default_fashion_mnist_dir;
     const typenet::Dataset test =
@@ -383,7 +385,8 @@ std::optional<ImageFeed> LoadImageFeed() {
     feed.count = std::min<std::size_t>(1000, test.count);
     feed.images.assign(test.images.begin(), test.images.begin() + feed.count * kIn);
     return feed;
-  } catch (const typenet::DataError&) {
+  } catch (const typenet::DataError& e) {
+    why = e.what();
     return std::nullopt;
   }
 }
@@ -692,11 +695,13 @@ int main(int argc, char** argv) {
   RegisterTrain<256>();
   RegisterInfer<1>();
   RegisterInfer<256>();
-  const std::optional<ImageFeed> images = LoadImageFeed();
+  std::string no_images;
+  const std::optional<ImageFeed> images = LoadImageFeed(no_images);
   if (images) {
     RegisterOnImages(&*images);
   } else {
-    benchmark::AddCustomContext("fashion_mnist", "not installed: no B1_fashion_mnist rows");
+    std::fprintf(stderr, "no B1_fashion_mnist rows: %s\n", no_images.c_str());
+    benchmark::AddCustomContext("fashion_mnist", "no B1_fashion_mnist rows: " + no_images);
   }
   RegisterForward<1, 784, 300>();
   RegisterForward<1, 300, 100>();
