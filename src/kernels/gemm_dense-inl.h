@@ -204,8 +204,10 @@ HWY_INLINE void PackPanels(D d, const GemmOperands<T>& g, size_t v_begin, size_t
 template <size_t MR, size_t NR, bool kMasked, ALayout kLayout, class D, class Epilogue,
           class T = hn::TFromD<D>>
 HWY_NOINLINE void Tile(D d, const GemmOperands<T>& g, const T* b_panel, size_t b_stride, size_t i0,
-                       size_t skip, size_t c0, size_t last_width, const Epilogue& epi) {
+                       size_t skip, size_t c0, size_t last_width, const Epilogue& epilogue) {
   using V = hn::VFromD<D>;
+  // A local copy: C's stores could alias the referenced struct, which would reload every field per vector.
+  const Epilogue epi = epilogue;
   const size_t L = hn::Lanes(d);
   auto width = [&](size_t j) {
     return j == NR - 1 ? last_width : L;
