@@ -1,10 +1,10 @@
 // typenet kernels vs Eigen 3.4 (fixed-size maps) and OpenBLAS (+ plain loops), one thread, float.
 // Names are <workload>/<shape>/<implementation>; bench/report.py turns the JSON output into ratio tables.
-//   W3: each GEMM of a batch-128 step; W4: sigmoid forward/backward 128x256, softmax-CE gradient 128x10;
-//   W1: whole training step at batch 1/32/128/256; W2: inference at batch 1/256 (batch 1 also on
-//   Fashion-MNIST images, B1_fashion_mnist, when Debian's dataset-fashion-mnist is installed); W5: forward
-//   GEMMs off the register grid: widths with a partial last vector (784-300-100) and batches below one
-//   register tile (2, 5).
+//   W3: each GEMM of a batch-128 and of a batch-32 step; W4: sigmoid forward/backward 128x256, softmax-CE
+//   gradient 128x10; W1: whole training step at batch 1/32/128/256; W2: inference at batch 1/256 (batch 1
+//   also on Fashion-MNIST images, B1_fashion_mnist, when Debian's dataset-fashion-mnist is installed); W5:
+//   forward GEMMs off the register grid: widths with a partial last vector (784-300-100) and batches below
+//   one register tile (2, 5).
 // Every row carries GFLOPs (GFLOP/s) and pct_peak (% of the one-core FMA peak measured by the probe).
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -678,6 +678,9 @@ int main(int argc, char** argv) {
   RegisterGemms<128, kIn, kH1>(true);
   RegisterGemms<128, kH1, kH2>(true);
   RegisterGemms<128, kH2, kOut>(false);
+  RegisterGemms<32, kIn, kH1>(true);
+  RegisterGemms<32, kH1, kH2>(true);
+  RegisterGemms<32, kH2, kOut>(false);
 
   for (int impl = 0; impl < 3; ++impl) {
     const char* names[] = {"typenet", "eigen", "loops"};
