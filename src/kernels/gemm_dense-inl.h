@@ -485,10 +485,23 @@ HWY_INLINE void PackAndRun(D d, const GemmOperands<T>& g, const Epilogue& epi, s
   if (!NeedsPacking(g)) return GemmBlock<kLayout>(d, g, epi, i_begin, i_end, v_begin, v_end);
   const size_t L = hn::Lanes(d);
   GemmOperands<T> packed = g;
+  packed.b_layout = BLayout::kPacked;
+  if (g.b_layout == BLayout::kPackTransposed && (i_end - i_begin) * g.k * sizeof(T) <= kABlockBytes) {
+    // W^T (dX): each panel is packed right before its tiles, into one buffer that stays in L1 (K x kNR
+    // vectors: 16 KB for a 128-wide layer on AVX-512), where all of W^T packed first went out to L2 and came
+    // back. A panel's rows of S are contiguous, so packing it alone reads memory in order.
+    T* panel = Scratch<T, ScratchUse::kPanel>(g.k * kNR * L);
+    packed.b = panel;
+    for (size_t v0 = v_begin; v0 < v_end; v0 += kNR) {
+      const size_t v1 = std::min(v_end, v0 + kNR);
+      PackPanels(d, g, v0, v1, panel);
+      GemmBlock<kLayout>(d, packed, epi, i_begin, i_end, v0, v1);
+    }
+    return;
+  }
   T* buffer = Scratch<T, ScratchUse::kPanel>(g.k * (v_end - v_begin) * L);
   PackPanels(d, g, v_begin, v_end, buffer);
   packed.b = buffer;
-  packed.b_layout = BLayout::kPacked;
   GemmBlock<kLayout>(d, packed, epi, i_begin, i_end, v_begin, v_end);
 }
 
