@@ -146,6 +146,9 @@ std::vector<Shape> gemm_shapes() {
   // panel narrower than the others.
   shapes.push_back({70, 300, 20});
   shapes.push_back({260, 40, 70});
+  // So many rows that dX packs all of W^T before its tiles (dY's rows past 512 KB), rather than each panel
+  // right before its own.
+  shapes.push_back({2100, 40, 70});
   // The networks 784-256-128-10 and 784-300-100-10 at batch 1 and 32: 300 and 100 leave a partial last vector
   // in the forward's in-place weights (masked panels, single-row and tiled).
   for (std::size_t batch : {std::size_t{1}, std::size_t{32}}) {
