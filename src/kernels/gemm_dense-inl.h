@@ -487,9 +487,10 @@ HWY_INLINE void PackAndRun(D d, const GemmOperands<T>& g, const Epilogue& epi, s
   GemmOperands<T> packed = g;
   packed.b_layout = BLayout::kPacked;
   if (g.b_layout == BLayout::kPackTransposed && (i_end - i_begin) * g.k * sizeof(T) <= kABlockBytes) {
-    // W^T (dX): each panel is packed right before its tiles, into one buffer that stays in L1 (K x kNR
-    // vectors: 16 KB for a 128-wide layer on AVX-512), where all of W^T packed first went out to L2 and came
-    // back. A panel's rows of S are contiguous, so packing it alone reads memory in order.
+    // W^T (dX) for rows of dY that fit one block of A (see GemmBlock), so every panel meets them all at
+    // once: each panel is packed right before its tiles, into one buffer that stays in L1 (K x kNR vectors:
+    // 16 KB for a 128-wide layer on AVX-512), where all of W^T packed first went out to L2 and came back. A
+    // panel's rows of S are contiguous, so packing it alone still reads memory in order.
     T* panel = Scratch<T, ScratchUse::kPanel>(g.k * kNR * L);
     packed.b = panel;
     for (size_t v0 = v_begin; v0 < v_end; v0 += kNR) {
