@@ -4,7 +4,6 @@
 //   - y)^2
 // The seed writes z1 = W1 x (W1 is Out x In); typenet writes z1 = x W (W is In x Out), so W holds W1^T and
 // the weight gradients print transposed relative to the seed.
-#include <boost/hana/integral_constant.hpp>
 #include <cstdio>
 
 #include "typenet/typenet.hpp"
@@ -21,7 +20,7 @@ int main() {
   l1.weights(1, 1) = 0.4;
   l1.bias(0, 0) = 0.1;
   l1.bias(0, 1) = 0.2;
-  auto& l2 = net.layer<1>();
+  auto& l2 = net.layer<2>();
   l2.weights(0, 0) = 0.6;
   l2.weights(1, 0) = 0.8;
   l2.bias(0, 0) = 0.1;
@@ -37,8 +36,8 @@ int main() {
 
   Trainer trainer(net, Adam{.learning_rate = 0});
   const double loss = trainer.step(x, y);
-  const auto& g1 = trainer.gradients()[boost::hana::size_c<0>];
-  const auto& g2 = trainer.gradients()[boost::hana::size_c<1>];
+  const auto& g1 = trainer.gradients().layer<0>();
+  const auto& g2 = trainer.gradients().layer<2>();
   std::printf("  L  = %.4f\n\n", loss);  // 0.7442
 
   std::printf("Backward\n");

@@ -1,6 +1,5 @@
 // Seed 003: softmax-with-loss sends (y - t) / N back to the logits, whether the labels are class indices or
 // one-hot rows; seed 004: the sigmoid's derivative is y (1 - y), checked here against a numeric derivative.
-#include <boost/hana/integral_constant.hpp>
 #include <cmath>
 #include <cstdio>
 
@@ -30,8 +29,8 @@ int main() {
   std::printf("Softmax with loss (N = 1, correct class 2)\n");
   std::printf("  y = softmax(z)      = [%.6f, %.6f, %.6f]\n", y(0, 0), y(0, 1), y(0, 2));
   std::printf("  y - t               = [%.6f, %.6f, %.6f]\n", y(0, 0), y(0, 1), y(0, 2) - 1);
-  const auto& db_index = by_index.parameters[boost::hana::size_c<0>].bias;
-  const auto& db_one_hot = by_one_hot.parameters[boost::hana::size_c<0>].bias;
+  const auto& db_index = by_index.parameters.layer<0>().bias;
+  const auto& db_one_hot = by_one_hot.parameters.layer<0>().bias;
   std::printf("  dL/dz (label index) = [%.6f, %.6f, %.6f]\n", db_index(0, 0), db_index(0, 1), db_index(0, 2));
   std::printf("  dL/dz (one-hot row) = [%.6f, %.6f, %.6f]\n", db_one_hot(0, 0), db_one_hot(0, 1),
               db_one_hot(0, 2));

@@ -1,8 +1,6 @@
 // Seed 000 §4.3.4-4.3.7: the 784-256-128-10 sigmoid MLP, He-initialised, one backward pass on a batch of 4.
 // The gradient shapes are types (checked below at compile time); the statistics, the per-layer gradient
 // norms ||grad_z|| (the gradient flow of §4.3.6) and the dimension table of §4.3.7 are printed.
-#include <boost/hana/at.hpp>
-#include <boost/hana/integral_constant.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -39,16 +37,21 @@ int main() {
   std::printf("Backward Propagation Example\n");
   std::printf("============================================================\n\n");
   std::printf("[Parameter Gradient Shapes]\n");
-  Mlp::visit_tensors(g.parameters, [](auto tensor) {
-    if (std::string(tensor.name) == "weights")
-      std::printf("grad_w%zu: (%zu, %zu)\n", tensor.stage + 1, tensor.rows, tensor.cols);
+  // The seed's math names: w1 is the first layer with parameters (typenet's layer 0), w2 the second (layer
+  // 2).
+  std::size_t w = 0;
+  g.parameters.for_each_tensor([&](auto tensor) {
+    if (tensor.kind == TensorKind::weights)
+      std::printf("grad_w%zu: (%zu, %zu)\n", ++w, tensor.rows, tensor.cols);
     else
-      std::printf("grad_b%zu: (%zu,)\n", tensor.stage + 1, tensor.cols);
+      std::printf("grad_b%zu: (%zu,)\n", w, tensor.cols);
   });
 
   std::printf("\n[Gradient Statistics]\n");
-  Mlp::visit_tensors(g.parameters, [](auto tensor) {
-    if (std::string(tensor.name) != "weights") return;
+  w = 0;
+  g.parameters.for_each_tensor([&](auto tensor) {
+    if (tensor.kind != TensorKind::weights) return;
+    ++w;
     double sum = 0, squares = 0;
     for (float v : tensor.values) {
       sum += v;
@@ -56,8 +59,7 @@ int main() {
     }
     const double n = double(tensor.values.size());
     const double mean = sum / n;
-    std::printf("grad_w%zu - mean: %.6f, std: %.6f\n", tensor.stage + 1, mean,
-                std::sqrt(squares / n - mean * mean));
+    std::printf("grad_w%zu - mean: %.6f, std: %.6f\n", w, mean, std::sqrt(squares / n - mean * mean));
   });
 
   std::printf("\n[Gradient Flow: ||grad_z|| per layer]\n");

@@ -46,7 +46,7 @@ constexpr int max_steps = 100;
 
 bool all_parameters_finite(Net& net) {
   bool finite = true;
-  Net::visit_tensors(net.parameters(), [&](auto tensor) {
+  net.parameters().for_each_tensor([&](auto tensor) {
     for (float v : tensor.values) finite = finite && std::isfinite(v);
   });
   return finite;

@@ -2,9 +2,6 @@
 // sample of every tensor, small networks on every parameter for each activation, loss and target form, and
 // proof that the check is not vacuous (a wrong gradient fails it).
 #include <algorithm>
-#include <boost/hana/at.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/integral_constant.hpp>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstddef>
@@ -55,10 +52,10 @@ template <class Net, std::size_t B>
 double closest_relu_pre_activation(const Net& net, const Matrix<double, B, Net::input_width>& x) {
   std::vector<double> in(x.data(), x.data() + x.size);
   double closest = std::numeric_limits<double>::infinity();
-  boost::hana::for_each(Net::stage_indices, [&](auto k) {
+  detail::for_each_index<Net::stage_count>([&](auto k) {
     constexpr std::size_t K = decltype(k)::value;
     using S = typename Net::template stage<K>;
-    const auto& p = net.template layer<K>();
+    const auto& p = net.template layer<S::position>();
     std::vector<double> out(B * S::output_width);
     for (std::size_t r = 0; r < B; ++r)
       for (std::size_t c = 0; c < S::output_width; ++c) {
@@ -109,8 +106,8 @@ TEST_CASE("Gradient check: 784-256-128-10 sigmoid MLP in double, a sample of eve
   REQUIRE(report.tensors.size() == 6);
   const std::size_t shapes[6][2] = {{784, 256}, {1, 256}, {256, 128}, {1, 128}, {128, 10}, {1, 10}};
   for (std::size_t i = 0; i < 6; ++i) {
-    CHECK(report.tensors[i].stage == i / 2);
-    CHECK(report.tensors[i].name == (i % 2 == 0 ? "weights" : "bias"));
+    CHECK(report.tensors[i].layer == 2 * (i / 2));  // Dense layers at 0, 2 and 4
+    CHECK(report.tensors[i].kind == (i % 2 == 0 ? TensorKind::weights : TensorKind::bias));
     CHECK(report.tensors[i].rows == shapes[i][0]);
     CHECK(report.tensors[i].cols == shapes[i][1]);
     CHECK(report.tensors[i].checked == std::min<std::size_t>(40, shapes[i][0] * shapes[i][1]));
@@ -169,30 +166,30 @@ TEST_CASE("Gradient check: a wrong analytic gradient fails", "[gradient_check]")
   REQUIRE(gradient_check(net, x, labels, gradients.parameters).passed(1e-7));
 
   SECTION("one bias entry off by 1%") {
-    auto& bias = gradients.parameters[boost::hana::size_c<1>].bias;
+    auto& bias = gradients.parameters.layer<2>().bias;
     bias(0, 1) *= 1.01;
     const GradientCheckReport report = gradient_check(net, x, labels, gradients.parameters);
     INFO(report);
     CHECK_FALSE(report.passed(1e-7));
-    CHECK(report.worst().stage == 1);
-    CHECK(report.worst().name == "bias");
+    CHECK(report.worst().layer == 2);
+    CHECK(report.worst().kind == TensorKind::bias);
     CHECK(report.worst_relative_difference > 1e-4);
     CHECK(report.tensors[0].relative_difference < 1e-7);  // the other tensors still agree
     CHECK(report.tensors[2].relative_difference < 1e-7);
   }
   SECTION("a weight gradient left at zero") {
-    gradients.parameters[boost::hana::size_c<0>].weights.fill(0);
+    gradients.parameters.layer<0>().weights.fill(0);
     const GradientCheckReport report = gradient_check(net, x, labels, gradients.parameters);
-    CHECK(report.worst().stage == 0);
-    CHECK(report.worst().name == "weights");
+    CHECK(report.worst().layer == 0);
+    CHECK(report.worst().kind == TensorKind::weights);
     CHECK(report.worst_relative_difference == Approx(1.0));  // ||0 - n|| / (0 + ||n||)
   }
   SECTION("a NaN is never a pass") {
-    gradients.parameters[boost::hana::size_c<0>].bias(0, 0) = std::numeric_limits<double>::quiet_NaN();
+    gradients.parameters.layer<0>().bias(0, 0) = std::numeric_limits<double>::quiet_NaN();
     const GradientCheckReport report = gradient_check(net, x, labels, gradients.parameters);
     CHECK_FALSE(report.passed(1e-7));
     CHECK(std::isnan(report.worst_relative_difference));
-    CHECK(report.worst().name == "bias");
+    CHECK(report.worst().kind == TensorKind::bias);
   }
 }
 
@@ -216,7 +213,7 @@ TEST_CASE("Gradient check: sampling is deterministic and leaves the network as i
 
   std::ostringstream printed;
   printed << a;
-  CHECK(printed.str().find("W1      (20, 16)      10") != std::string::npos);
+  CHECK(printed.str().find("0      Dense<20, 16>       weights  (20, 16)      10") != std::string::npos);
   CHECK(printed.str().find("Worst relative difference") != std::string::npos);
 }
 

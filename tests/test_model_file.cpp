@@ -1,5 +1,6 @@
 // Model files: a bit-exact round trip, every rejected file leaving the network untouched, and a failed save
 // leaving the previous file intact.
+#include <bit>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstdint>
@@ -78,7 +79,7 @@ TEST_CASE("save then load gives bit-identical parameters and predictions") {
   const fs::path path = scratch("fashion.tnet");
   save_model(saved, path);
   REQUIRE_FALSE(fs::exists(path.string() + ".tmp"));
-  REQUIRE(fs::file_size(path) == 20 + 16 * 3 + FashionNet::parameter_count * 4 + 4);
+  REQUIRE(fs::file_size(path) == encode_model(saved).size());
   load_model(loaded, path);
   REQUIRE(parameter_bits(saved) == parameter_bits(loaded));
 
@@ -89,21 +90,79 @@ TEST_CASE("save then load gives bit-identical parameters and predictions") {
   REQUIRE(std::memcmp(a.data(), b.data(), sizeof(float) * a.size) == 0);
 }
 
+// One layer record of the version-2 layer table: name, the shape it receives, its parameter count.
+Bytes layer_record(const std::string& name, std::uint64_t receives, std::uint64_t values) {
+  Bytes out;
+  detail::put_le(out, std::uint32_t(name.size()));
+  out.insert(out.end(), name.begin(), name.end());
+  detail::put_le(out, std::uint32_t(1));
+  detail::put_le(out, receives);
+  detail::put_le(out, values);
+  return out;
+}
+
 TEST_CASE("the file layout is the documented one") {
   SmallNet net{HeNormal{.seed = 3}};
   const Bytes bytes = encode_model(net);
   REQUIRE(std::memcmp(bytes.data(), "TYPENET\0", 8) == 0);
-  REQUIRE(bytes[8] == 1);   // version, little-endian u32
+  REQUIRE(bytes[8] == 2);   // version, little-endian u32
   REQUIRE(bytes[12] == 4);  // float
-  REQUIRE(bytes[16] == 2);  // two Dense layers
-  REQUIRE(bytes[20] == 6);  // layer 0: 6 in
-  REQUIRE(bytes[28] == 5);  //          5 out
-  REQUIRE(bytes[36] == 5);  // layer 1: 5 in
-  REQUIRE(bytes[44] == 3);  //          3 out
+  REQUIRE(bytes[16] == 4);  // four layers: Dense<6, 5>, ReLU, Dense<5, 3>, SoftmaxCrossEntropy
+  Bytes records;
+  for (const Bytes& r : {layer_record("Dense<6, 5>", 6, 35), layer_record("ReLU", 5, 0),
+                         layer_record("Dense<5, 3>", 5, 18), layer_record("SoftmaxCrossEntropy", 3, 0)})
+    records.insert(records.end(), r.begin(), r.end());
+  REQUIRE(Bytes(bytes.begin() + 20, bytes.begin() + 20 + std::ptrdiff_t(records.size())) == records);
+  const std::size_t tensors_at = 20 + records.size();
   float first_weight;
-  std::memcpy(&first_weight, bytes.data() + 52, 4);  // (little-endian hosts)
+  std::memcpy(&first_weight, bytes.data() + tensors_at, 4);  // (little-endian hosts)
   REQUIRE(first_weight == net.layer<0>().weights(0, 0));
-  REQUIRE(bytes.size() == 52 + SmallNet::parameter_count * 4 + 4);
+  REQUIRE(bytes.size() == tensors_at + SmallNet::parameter_count * 4 + 4);
+}
+
+// The version-1 file of a network of Dense layers, written as that format was: no activations, no loss.
+template <class Net>
+Bytes version1_file(const Net& net) {
+  Bytes out(detail::model_magic, detail::model_magic + 8);
+  detail::put_le(out, std::uint32_t(1));
+  detail::put_le(out, std::uint32_t(4));
+  detail::put_le(out, std::uint32_t(Net::stage_count));
+  for (std::size_t k = 0; k < Net::stage_count; ++k) {
+    detail::put_le(out, std::uint64_t(Net::widths[k]));
+    detail::put_le(out, std::uint64_t(Net::widths[k + 1]));
+  }
+  net.for_each_parameter_tensor([&](auto tensor) {
+    for (float v : tensor.values) detail::put_le(out, std::bit_cast<std::uint32_t>(v));
+  });
+  detail::put_le(out, detail::crc32_of(out));
+  return out;
+}
+
+TEST_CASE("files in format version 1 still load") {
+  const FashionNet saved{HeNormal{.seed = 21}};
+  const fs::path path = scratch("version1.tnet");
+  write_all(path, version1_file(saved));
+  FashionNet loaded{HeNormal{.seed = 22}};
+  load_model(loaded, path);
+  REQUIRE(parameter_bits(loaded) == parameter_bits(saved));
+
+  // A version-1 mismatch names the layer by its position too (Dense layers stand at 0, 2, 4).
+  write_all(path, version1_file(NarrowNet{HeNormal{.seed = 1}}));
+  const Bytes before = parameter_bits(loaded);
+  REQUIRE_THROWS_MATCHES(
+      load_model(loaded, path), ModelFileError,
+      Catch::Matchers::Message(path.string() + ": layer 2 (Dense): file has 256x64, network has 256x128"));
+  REQUIRE(parameter_bits(loaded) == before);
+}
+
+TEST_CASE("a file records every layer: another activation or loss is the first differing layer") {
+  const fs::path path = scratch("layers.tnet");
+  using SigmoidNet = Network<Dense<6, 5>, Sigmoid, Dense<5, 3>, SoftmaxCrossEntropy>;
+  using RegressionNet = Network<Dense<6, 5>, ReLU, Dense<5, 3>, MeanSquaredError>;
+  save_model(SigmoidNet{HeNormal{.seed = 1}}, path);
+  require_rejected(read_all(path), "layer 1: file has Sigmoid, network has ReLU");
+  save_model(RegressionNet{HeNormal{.seed = 1}}, path);
+  require_rejected(read_all(path), "layer 3: file has MeanSquaredError, network has SoftmaxCrossEntropy");
 }
 
 TEST_CASE("double networks round-trip too") {
@@ -120,13 +179,20 @@ TEST_CASE("loading a file of another shape names the first differing layer and l
   const Bytes before = parameter_bits(net);
   REQUIRE_THROWS_MATCHES(
       load_model(net, path), ModelFileError,
-      Catch::Matchers::Message(path.string() + ": layer 1 (Dense): file has 256x64, network has 256x128"));
+      Catch::Matchers::Message(path.string() +
+                               ": layer 2: file has Dense<256, 64>, network has Dense<256, 128>"));
   REQUIRE(parameter_bits(net) == before);
 }
 
 TEST_CASE("loading a file with another layer count or scalar type fails") {
   save_model(ShortNet{}, scratch("short.tnet"));
-  require_rejected(read_all(scratch("short.tnet")), "layer count: file has 1 Dense layers, network has 2");
+  require_rejected(read_all(scratch("short.tnet")),
+                   "layer 1: file has SoftmaxCrossEntropy, network has ReLU");
+  Bytes fewer = encode_model(SmallNet{});
+  fewer[16] = 3;  // the same records, the last one left out of the count
+  require_rejected(fewer,
+                   "layer count: file has 3 layers, network has 4 (the network's layer 3 is "
+                   "SoftmaxCrossEntropy)");
   save_model(SmallDoubleNet{}, scratch("double.tnet"));
   require_rejected(read_all(scratch("double.tnet")),
                    "scalar type: file has 8 (double), network has 4 (float)");
@@ -140,8 +206,8 @@ TEST_CASE("corrupt files are rejected and leave the network alone") {
   require_rejected(bad, "magic: expected \"TYPENET\\0\": not a typenet model file");
 
   bad = good;
-  bad[8] = 2;
-  require_rejected(bad, "format version: file has 2, this build reads 1");
+  bad[8] = 3;
+  require_rejected(bad, "format version: file has 3, this build reads 1 and 2");
 
   bad = good;
   bad[12] = 3;
@@ -150,8 +216,16 @@ TEST_CASE("corrupt files are rejected and leave the network alone") {
   bad = Bytes(good.begin(), good.begin() + 10);
   require_rejected(bad, "truncated header: expected at least 20 bytes, found 10");
 
-  bad = Bytes(good.begin(), good.begin() + 30);
-  require_rejected(bad, "truncated layer table: expected 52 bytes for 2 layers, found 30");
+  bad = Bytes(good.begin(), good.begin() + 30);  // inside the name of layer 0 (11 bytes from byte 24)
+  require_rejected(bad, "truncated layer record at byte 24: expected 11 more bytes, found 6");
+
+  bad = good;
+  bad[21] = 1;  // layer 0's name 267 bytes long
+  require_rejected(bad, "layer 0: a name of 267 bytes");
+
+  Bytes v1 = version1_file(SmallNet{HeNormal{.seed = 11}});
+  v1.resize(30);
+  require_rejected(v1, "truncated layer table: expected 52 bytes for 2 layers, found 30");
 
   bad = Bytes(good.begin(), good.end() - 1);
   require_rejected(bad, "truncated: expected " + std::to_string(good.size()) + " bytes, found " +
@@ -163,7 +237,7 @@ TEST_CASE("corrupt files are rejected and leave the network alone") {
                             std::to_string(good.size() + 1));
 
   bad = good;
-  bad[60] ^= 0x01;  // one bit of one weight
+  bad[good.size() - 5] ^= 0x01;  // one bit of the last bias
   require_rejected(bad, "checksum: the file is corrupt (its CRC-32 does not match its contents)");
 }
 

@@ -2,8 +2,6 @@
 // seeds 002/003, the hand-worked 2-layer ReLU network of seed 001, softmax-with-loss and the sigmoid
 // derivative (seeds 003/004), and the 784-256-128-10 MLP's gradient shapes and dimension table (seed 000).
 #include <array>
-#include <boost/hana/at.hpp>
-#include <boost/hana/integral_constant.hpp>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstddef>
@@ -110,7 +108,7 @@ void set_seed001_weights(HandNet& net) {
   l1.weights(0, 0) = 0.5, l1.weights(0, 1) = 0.2;
   l1.weights(1, 0) = 0.3, l1.weights(1, 1) = 0.4;
   l1.bias(0, 0) = 0.1, l1.bias(0, 1) = 0.2;
-  auto& l2 = net.layer<1>();
+  auto& l2 = net.layer<2>();
   l2.weights(0, 0) = 0.6, l2.weights(1, 0) = 0.8;
   l2.bias(0, 0) = 0.1;
 }
@@ -133,9 +131,10 @@ HandResult seed001_backward() {
 
   HandResult r{};
   detail::Backprop<HandNet> backprop;
+  auto store = backprop.store_gradients<1>(r.gradients);
   r.loss = backprop.run(net, std::as_const(x).view(), y, [&](auto k, auto in, auto g) {
     constexpr std::size_t K = decltype(k)::value;
-    HandNet::stage<K>::layer::backward_params(in, g, boost::hana::at(r.gradients, k));
+    store(k, in, g);
     if constexpr (K == 0)
       r.dz1 = {g(0, 0), g(0, 1)};
     else
@@ -172,8 +171,8 @@ TEST_CASE("Seed 001: 2-layer ReLU network, forward and backward by hand", "[seed
   CHECK(r.dz1[0] == Approx(-0.732).margin(eps));  // dh1 = -1.22 * [0.6, 0.8]
   CHECK(r.dz1[1] == Approx(-0.976).margin(eps));
 
-  const auto& g1 = r.gradients[boost::hana::size_c<0>];
-  const auto& g2 = r.gradients[boost::hana::size_c<1>];
+  const auto& g1 = r.gradients.layer<0>();
+  const auto& g2 = r.gradients.layer<2>();
   CHECK(g2.weights(0, 0) == Approx(-1.464).margin(eps));
   CHECK(g2.weights(1, 0) == Approx(-1.464).margin(eps));
   CHECK(g2.bias(0, 0) == Approx(-1.22).margin(eps));
@@ -192,8 +191,8 @@ TEST_CASE("Seed 001 through the Trainer and compute_gradients gives the same num
   const HandNet::Parameters grads = seed001_trainer_gradients(loss, net);
   constexpr double eps = 1e-12;
   CHECK(loss == Approx(0.7442).margin(eps));
-  const auto& g1 = grads[boost::hana::size_c<0>];
-  const auto& g2 = grads[boost::hana::size_c<1>];
+  const auto& g1 = grads.layer<0>();
+  const auto& g2 = grads.layer<2>();
   CHECK(g1.weights(1, 1) == Approx(-1.952).margin(eps));
   CHECK(g1.bias(0, 1) == Approx(-0.976).margin(eps));
   CHECK(g2.weights(0, 0) == Approx(-1.464).margin(eps));
@@ -207,7 +206,7 @@ TEST_CASE("Seed 001 through the Trainer and compute_gradients gives the same num
   y(0, 0) = 3;
   const NetworkGradients<HandNet> direct = compute_gradients(net, x, y);
   CHECK(direct.loss == Approx(0.7442).margin(eps));
-  CHECK(direct.parameters[boost::hana::size_c<0>].weights(1, 0) == Approx(-1.464).margin(eps));
+  CHECK(direct.parameters.layer<0>().weights(1, 0) == Approx(-1.464).margin(eps));
   CHECK(loss == Approx(typenet::loss(net, x, y)).margin(eps));  // the forward-only loss agrees
   CHECK(net.predict(x)(0, 0) == Approx(1.78).margin(eps));
 }
@@ -293,16 +292,16 @@ using Mlp = Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<12
 using MlpGradients = std::remove_cvref_t<decltype(std::declval<Trainer<Mlp, Adam>&>().gradients())>;
 template <std::size_t K>
 using MlpLayerGradient =
-    std::remove_cvref_t<decltype(std::declval<const MlpGradients&>()[boost::hana::size_c<K>])>;
+    std::remove_cvref_t<decltype(std::declval<const MlpGradients&>().template layer<K>())>;
 
 // §4.3.4: grad_w1 (784, 256), grad_b1 (256,), grad_w2 (256, 128), grad_b2 (128,), grad_w3 (128, 10), grad_b3
-// (10,)
+// (10,): the Dense layers stand at positions 0, 2 and 4.
 static_assert(std::is_same_v<decltype(MlpLayerGradient<0>::weights), Matrix<float, 784, 256>>);
 static_assert(std::is_same_v<decltype(MlpLayerGradient<0>::bias), RowVector<float, 256>>);
-static_assert(std::is_same_v<decltype(MlpLayerGradient<1>::weights), Matrix<float, 256, 128>>);
-static_assert(std::is_same_v<decltype(MlpLayerGradient<1>::bias), RowVector<float, 128>>);
-static_assert(std::is_same_v<decltype(MlpLayerGradient<2>::weights), Matrix<float, 128, 10>>);
-static_assert(std::is_same_v<decltype(MlpLayerGradient<2>::bias), RowVector<float, 10>>);
+static_assert(std::is_same_v<decltype(MlpLayerGradient<2>::weights), Matrix<float, 256, 128>>);
+static_assert(std::is_same_v<decltype(MlpLayerGradient<2>::bias), RowVector<float, 128>>);
+static_assert(std::is_same_v<decltype(MlpLayerGradient<4>::weights), Matrix<float, 128, 10>>);
+static_assert(std::is_same_v<decltype(MlpLayerGradient<4>::bias), RowVector<float, 10>>);
 // The per-batch gradients dL/dz of the backward pass, batch 4: (4, 256), (4, 128), (4, 10).
 static_assert(std::is_same_v<decltype(std::declval<detail::Backprop<Mlp>&>().gradient<4, 0>()),
                              MatrixView<float, 4, 256>>);
@@ -325,7 +324,7 @@ TEST_CASE("784-256-128-10 MLP, batch 4: one backward pass gives finite, non-zero
   CHECK(std::isfinite(g.loss));
   CHECK(g.loss > 0);
   std::size_t tensors = 0;
-  Mlp::visit_tensors(g.parameters, [&](auto tensor) {
+  g.parameters.for_each_tensor([&](auto tensor) {
     double squares = 0;
     for (float v : tensor.values) squares += double(v) * double(v);
     CHECK(std::isfinite(squares));
@@ -335,7 +334,7 @@ TEST_CASE("784-256-128-10 MLP, batch 4: one backward pass gives finite, non-zero
   CHECK(tensors == 6);
   // The bias gradient is the column sum of dL/dz, whose rows each sum to 0 at the softmax output.
   double output_bias_sum = 0;
-  for (float v : g.parameters[boost::hana::size_c<2>].bias.values()) output_bias_sum += v;
+  for (float v : g.parameters.layer<4>().bias.values()) output_bias_sum += v;
   CHECK(output_bias_sum == Approx(0).margin(1e-6));
   for (float norm : g.z_norms) CHECK(norm > 0);
 }

@@ -8,7 +8,6 @@
 //   ...
 #pragma once
 
-#include <boost/hana/for_each.hpp>
 #include <cstddef>
 #include <ostream>
 #include <string>
@@ -20,11 +19,13 @@
 #include "typenet/introspect/text.hpp"
 #include "typenet/kernels/kernels.hpp"
 #include "typenet/layers/losses.hpp"
+#include "typenet/network/parameters.hpp"
 
 namespace typenet {
 
-// The gradient types of Dense layer K (counted from 0) for a batch of Batch rows. Named 1-based as in the
-// seed: for K = 2, z is grad_z3, weights grad_W3, bias grad_b3, input grad_a2 (dL/dx when K = 0).
+// The gradient types of stage K (the K-th layer with parameters, counted from 0) for a batch of Batch rows.
+// Named 1-based as in the seed's math: for K = 2, z is grad_z3, weights grad_W3, bias grad_b3, input grad_a2
+// (dL/dx when K = 0). The layer itself stands at position Stage::position of the network.
 template <class Net, std::size_t Batch, std::size_t K>
 struct GradientShapes {
   using T = typename Net::scalar_type;
@@ -35,10 +36,12 @@ struct GradientShapes {
   using input = Matrix<T, Batch, Stage::input_width>;
 
   // A parameter's gradient has the parameter's own type.
-  static_assert(std::is_same_v<
-                weights, std::remove_cvref_t<decltype(std::declval<Net&>().template layer<K>().weights)>>);
   static_assert(
-      std::is_same_v<bias, std::remove_cvref_t<decltype(std::declval<Net&>().template layer<K>().bias)>>);
+      std::is_same_v<weights, std::remove_cvref_t<
+                                  decltype(std::declval<Net&>().template layer<Stage::position>().weights)>>);
+  static_assert(
+      std::is_same_v<
+          bias, std::remove_cvref_t<decltype(std::declval<Net&>().template layer<Stage::position>().bias)>>);
 };
 
 namespace detail {
@@ -76,10 +79,13 @@ inline std::string activation_backward_text(const std::string& gradient, const s
 
 }  // namespace detail
 
+// A row names its gradient in the seed's math (W3: the third layer with parameters); `layer` is the position
+// of that layer in the network, counted as everywhere else.
 struct DimensionFlowRow {
   std::string gradient;     // "grad_W3"
   std::string shape;        // "(128, 10)", "(10,)" for a bias
   std::string computation;  // "a2^T @ grad_z3"
+  std::size_t layer = 0;    // 4
 };
 
 template <class Net, std::size_t Batch>
@@ -89,7 +95,7 @@ std::vector<DimensionFlowRow> dimension_flow() {
                 "typenet: the gradient shapes of the backward pass do not chain");
   constexpr std::size_t L = Net::stage_count;
   std::vector<DimensionFlowRow> rows;
-  boost::hana::for_each(Net::reverse_stage_indices, [&](auto k) {
+  detail::for_each_index<L, true>([&](auto k) {
     constexpr std::size_t K = decltype(k)::value;
     using Shapes = GradientShapes<Net, Batch, K>;
     using Stage = typename Shapes::Stage;
@@ -99,8 +105,7 @@ std::vector<DimensionFlowRow> dimension_flow() {
     std::string computation;
     if constexpr (K + 1 == L) {
       // Seed 003: softmax + CE and identity + MSE both send back output minus target.
-      const std::string loss =
-          std::is_same_v<typename Net::loss_type, SoftmaxCrossEntropy> ? "p - y" : "y - t";
+      const std::string loss = Net::loss_type::outputs_probabilities ? "p - y" : "y - t";
       computation = Stage::activation == kernels::Activation::identity
                         ? loss
                         : detail::activation_backward_text(detail::concat({"(", loss, ")"}),
@@ -109,16 +114,18 @@ std::vector<DimensionFlowRow> dimension_flow() {
       computation = detail::activation_backward_text(detail::concat({"grad_a", n}), detail::concat({"a", n}),
                                                      Stage::activation);
     }
+    constexpr std::size_t p = Stage::position;
     rows.push_back(
-        {K + 1 == L ? z + " (output)" : z, detail::shape_text(Batch, Stage::output_width), computation});
+        {K + 1 == L ? z + " (output)" : z, detail::shape_text(Batch, Stage::output_width), computation, p});
     rows.push_back({detail::concat({"grad_W", n}),
                     detail::shape_text(Stage::input_width, Stage::output_width),
-                    detail::concat({input, "^T @ ", z})});
+                    detail::concat({input, "^T @ ", z}), p});
     rows.push_back({detail::concat({"grad_b", n}), detail::shape_text(Stage::output_width),
-                    detail::concat({"sum(", z, ", axis=0)"})});
+                    detail::concat({"sum(", z, ", axis=0)"}), p});
     if constexpr (K > 0)
       rows.push_back({detail::concat({"grad_a", std::to_string(K)}),
-                      detail::shape_text(Batch, Stage::input_width), detail::concat({z, " @ W", n, "^T"})});
+                      detail::shape_text(Batch, Stage::input_width), detail::concat({z, " @ W", n, "^T"}),
+                      p});
   });
   return rows;
 }

@@ -43,8 +43,9 @@ struct GradientCheckOptions {
 };
 
 struct TensorGradientCheck {
-  std::size_t stage;  // the Dense layer, counted from 0 (ParameterTensor::stage)
-  std::string name;   // "weights" or "bias"
+  std::size_t layer;       // its layer's position, counted as everywhere (ParameterTensor::layer)
+  std::string layer_name;  // "Dense<784, 256>"
+  TensorKind kind;         // weights or bias
   std::size_t rows, cols;
   std::size_t checked;  // entries compared
   double relative_difference;
@@ -65,21 +66,21 @@ inline std::ostream& operator<<(std::ostream& out, const GradientCheckReport& re
   // Format on a private stream so the caller's flags and precision stay as they were.
   std::ostringstream s;
   s << "Gradient check (central differences, h = " << report.h << ")\n";
-  s << std::left << std::setw(8) << "Tensor" << std::setw(14) << "Shape" << std::setw(10) << "Checked"
-    << std::setw(16) << "Relative diff"
+  s << std::left << std::setw(7) << "Layer" << std::setw(20) << "Type" << std::setw(9) << "Tensor"
+    << std::setw(14) << "Shape" << std::setw(10) << "Checked" << std::setw(16) << "Relative diff"
     << "Max |a - n|\n";
   for (const TensorGradientCheck& t : report.tensors) {
-    const std::string label = detail::concat({t.name == "weights" ? "W" : "b", std::to_string(t.stage + 1)});
     const std::string shape =
         detail::concat({"(", std::to_string(t.rows), ", ", std::to_string(t.cols), ")"});
-    s << std::left << std::setw(8) << label << std::setw(14) << shape << std::setw(10) << t.checked
-      << std::scientific << std::setprecision(3) << std::setw(16) << t.relative_difference
-      << t.max_abs_difference << std::defaultfloat << '\n';
+    s << std::left << std::setw(7) << t.layer << std::setw(20) << t.layer_name << std::setw(9)
+      << to_string(t.kind) << std::setw(14) << shape << std::setw(10) << t.checked << std::scientific
+      << std::setprecision(3) << std::setw(16) << t.relative_difference << t.max_abs_difference
+      << std::defaultfloat << '\n';
   }
   s << "Worst relative difference: " << std::scientific << std::setprecision(3)
     << report.worst_relative_difference;
   if (!report.tensors.empty())
-    s << " (" << (report.worst().name == "weights" ? "W" : "b") << report.worst().stage + 1 << ")";
+    s << " (layer " << report.worst().layer << " " << to_string(report.worst().kind) << ")";
   s << '\n';
   return out << s.str();
 }
@@ -108,7 +109,7 @@ GradientCheckReport run_gradient_check(Net& net,
   if (!(options.h > 0)) throw std::invalid_argument("typenet::gradient_check: h must be positive");
 
   std::vector<std::span<const T>> analytic_tensors;
-  Net::visit_tensors(analytic, [&](auto tensor) { analytic_tensors.push_back(tensor.values); });
+  analytic.for_each_tensor([&](auto tensor) { analytic_tensors.push_back(tensor.values); });
 
   detail::LossEvaluator<Net, B> evaluate;
   GradientCheckReport report;
@@ -140,8 +141,8 @@ GradientCheckReport run_gradient_check(Net& net,
     const double norms = std::sqrt(analytic_squares) + std::sqrt(numeric_squares);
     // Both gradients exactly zero agree; a NaN anywhere stays NaN.
     const double relative = norms == 0 ? 0.0 : std::sqrt(diff_squares) / norms;
-    report.tensors.push_back(
-        {tensor.stage, tensor.name, tensor.rows, tensor.cols, entries.size(), relative, max_abs});
+    report.tensors.push_back({tensor.layer, Net::plan::layer_name(tensor.layer), tensor.kind, tensor.rows,
+                              tensor.cols, entries.size(), relative, max_abs});
     // A NaN becomes (and stays) the worst, so a broken gradient cannot pass.
     const bool worst_is_nan = std::isnan(report.worst_relative_difference);
     if (!worst_is_nan && (std::isnan(relative) || relative > report.worst_relative_difference)) {
@@ -157,25 +158,23 @@ GradientCheckReport run_gradient_check(Net& net,
 
 // Checks a given analytic gradient (shaped like the network's parameters) against central differences of
 // the loss. gradient_check(net, x, targets, options) below passes the network's own backward pass.
-template <class Net, std::size_t B, std::size_t Width, class Targets>
-GradientCheckReport gradient_check(Net& net, const Matrix<typename Net::scalar_type, B, Width>& x,
-                                   const Targets& targets, const typename Net::Parameters& analytic,
+template <class Net, class U, std::size_t B, std::size_t Width, class Targets>
+GradientCheckReport gradient_check(Net& net, const Matrix<U, B, Width>& x, const Targets& targets,
+                                   const typename Net::Parameters& analytic,
                                    GradientCheckOptions options = {}) {
-  detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
-  detail::check_targets<Net, B>(static_cast<const Targets*>(nullptr));
-  if constexpr (Width == Net::input_width && detail::targets_fit<Net, B, Targets>())
+  detail::check_step_arguments<Net, U, B, Width, Targets>();
+  if constexpr (detail::step_arguments_fit<Net, U, B, Width, Targets>())
     return detail::run_gradient_check<Net, B>(net, x.view(), targets, analytic, options);
   else
     return {};
 }
 
 // Checks the network's own backward pass (detail::Backprop, as the trainer runs it) on this batch.
-template <class Net, std::size_t B, std::size_t Width, class Targets>
-GradientCheckReport gradient_check(Net& net, const Matrix<typename Net::scalar_type, B, Width>& x,
-                                   const Targets& targets, GradientCheckOptions options = {}) {
-  detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
-  detail::check_targets<Net, B>(static_cast<const Targets*>(nullptr));
-  if constexpr (Width == Net::input_width && detail::targets_fit<Net, B, Targets>()) {
+template <class Net, class U, std::size_t B, std::size_t Width, class Targets>
+GradientCheckReport gradient_check(Net& net, const Matrix<U, B, Width>& x, const Targets& targets,
+                                   GradientCheckOptions options = {}) {
+  detail::check_step_arguments<Net, U, B, Width, Targets>();
+  if constexpr (detail::step_arguments_fit<Net, U, B, Width, Targets>()) {
     const NetworkGradients<Net> gradients = compute_gradients(net, x, targets);
     return detail::run_gradient_check<Net, B>(net, x.view(), targets, gradients.parameters, options);
   } else {

@@ -1,20 +1,27 @@
 // Saving and loading a network's parameters: typenet::save_model(net, path), typenet::load_model(net, path).
 //
-// The file format, version 1. Every integer and value is little-endian, whatever the machine.
+// The file format, version 2. Every integer and value is little-endian, whatever the machine.
 //   offset    size      field
 //   0         8         magic "TYPENET\0"
-//   8         4         u32 format version (1)
+//   8         4         u32 format version (2)
 //   12        4         u32 scalar type: bytes per value, 4 = IEEE-754 binary32 (float), 8 = binary64
-//   (double) 16        4         u32 L, the number of Dense layers 20        16 * L    per Dense layer: u64
-//   inputs, u64 outputs 20 + 16L  ...       the parameter tensors in for_each_parameter_tensor order: per
-//   Dense layer its weights
-//                       (inputs x outputs, row-major), then its bias (outputs), as raw IEEE values
+//   (double) 16        4         u32 L, the number of layers: every layer written, activations and the loss
+//   included 20        ...       per layer, in order: u32 n, then n bytes of its name as the network has it
+//                       ("Dense<784, 256>", "Sigmoid", "SoftmaxCrossEntropy"); u32 rank and rank x u64: the
+//                       shape it receives; u64: how many parameter values it has
+//   ...       ...       the parameter tensors in for_each_parameter_tensor order (per Dense layer its
+//   weights,
+//                       inputs x outputs row-major, then its bias), as raw IEEE values
 //   end - 4   4         u32 CRC-32 (the zlib / IEEE 802.3 polynomial) of every byte before it
+// Version 1 (still read) recorded only the Dense layers: u32 D at 16, then D x (u64 inputs, u64 outputs),
+// then the tensors and the CRC-32. Such a file loads into a network whose Dense layers have those shapes;
+// it cannot say which activations or loss it was trained with.
 //
 // save_model writes `path.tmp`, flushes it to disk and renames it over `path`, so a crash or a full disk
 // never leaves a half-written model under the real name. load_model reads and checks the whole file before
-// it touches the network: on any error (a ModelFileError naming the file and what differs, e.g.
-// "model.tnet: layer 1 (Dense): file has 256x64, network has 256x128") the network is unchanged.
+// it touches the network: on any error (a ModelFileError naming the file, the first differing layer and
+// both sides, e.g. "model.tnet: layer 2: file has Dense<256, 64>, network has Dense<256, 128>") the network
+// is unchanged.
 #pragma once
 
 #include <algorithm>
@@ -23,11 +30,15 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <vector>
+
+#include "typenet/network/parameters.hpp"
 
 namespace typenet {
 
@@ -36,7 +47,7 @@ class ModelFileError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline constexpr std::uint32_t model_file_version = 1;
+inline constexpr std::uint32_t model_file_version = 2;
 
 namespace detail {
 
@@ -66,19 +77,170 @@ using bits_of = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>
 
 }  // namespace detail
 
+namespace detail {
+
+template <class Net>
+struct ModelRecords {
+  struct Layer {
+    std::string name;
+    std::vector<std::uint64_t> shape;  // what it receives
+    std::uint64_t values;              // parameter values
+  };
+  static std::vector<Layer> of_network() {
+    std::vector<Layer> layers;
+    for_each_index<Net::layer_count>([&](auto i) {
+      constexpr std::size_t I = decltype(i)::value;
+      using Received = typename Net::plan::template received<I>;
+      std::uint64_t values = 0;
+      std::apply(
+          [&](auto... m) {
+            ((values += std::remove_cvref_t<
+                  decltype(std::declval<typename Net::Parameters::template layer_parameters<I>&>().*
+                           (m.member))>::size),
+             ...);
+          },
+          Net::Parameters::template layer_parameters<I>::tensors());
+      layers.push_back({Net::plan::layer_name(I), {Received::dims.begin(), Received::dims.end()}, values});
+    });
+    return layers;
+  }
+};
+
+// Version 1 files hold, per Dense layer, In x Out weights and Out biases: does Net have that layout?
+template <class Net>
+bool version1_layout_fits() {
+  const auto layers = ModelRecords<Net>::of_network();
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    if (k < Net::stage_count && Net::plan::stage_positions[k] == i) {
+      if (layers[i].values != (Net::widths[k] + 1) * Net::widths[k + 1]) return false;
+      ++k;
+    } else if (layers[i].values != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+inline std::string shape_text(const std::vector<std::uint64_t>& shape) {
+  std::string out;
+  for (std::uint64_t d : shape) {
+    if (!out.empty()) out += 'x';  // appended: g++ 12 warns (-Wrestrict) on "x" + std::string
+    out += std::to_string(d);
+  }
+  return out;
+}
+
+// Reads the byte range [at, at + n) of a model file, or fails naming what was being read.
+class ModelReader {
+ public:
+  ModelReader(std::span<const std::uint8_t> bytes, std::size_t at,
+              const std::function<void(std::string)>& fail)
+      : bytes_(bytes), at_(at), fail_(fail) {}
+  template <class U>
+  U get(const char* what) {
+    need(sizeof(U), what);
+    const U value = get_le<U>(bytes_.data() + at_);
+    at_ += sizeof(U);
+    return value;
+  }
+  std::string text(std::size_t n, const char* what) {
+    need(n, what);
+    std::string s(reinterpret_cast<const char*>(bytes_.data() + at_), n);
+    at_ += n;
+    return s;
+  }
+  std::size_t position() const { return at_; }
+
+ private:
+  void need(std::size_t n, const char* what) {
+    if (bytes_.size() - at_ < n)
+      fail_("truncated " + std::string(what) + " at byte " + std::to_string(at_) + ": expected " +
+            std::to_string(n) + " more bytes, found " + std::to_string(bytes_.size() - at_));
+  }
+  std::span<const std::uint8_t> bytes_;
+  std::size_t at_;
+  const std::function<void(std::string)>& fail_;
+};
+
+// Version 1's layer table against the network: its Dense layers, in order.
+template <class Net>
+std::size_t check_version1_layers(std::span<const std::uint8_t> bytes,
+                                  const std::function<void(std::string)>& fail) {
+  const auto dense = get_le<std::uint32_t>(bytes.data() + 16);
+  const std::size_t end = model_header_size + 16 * std::size_t(dense);
+  if (bytes.size() < end)
+    fail("truncated layer table: expected " + std::to_string(end) + " bytes for " + std::to_string(dense) +
+         " layers, found " + std::to_string(bytes.size()));
+  for (std::size_t k = 0; k < std::min<std::size_t>(dense, Net::stage_count); ++k) {
+    const auto in = get_le<std::uint64_t>(bytes.data() + model_header_size + 16 * k);
+    const auto out = get_le<std::uint64_t>(bytes.data() + model_header_size + 16 * k + 8);
+    if (in != Net::widths[k] || out != Net::widths[k + 1])
+      fail("layer " + std::to_string(Net::plan::stage_positions[k]) + " (Dense): file has " +
+           std::to_string(in) + "x" + std::to_string(out) + ", network has " +
+           std::to_string(Net::widths[k]) + "x" + std::to_string(Net::widths[k + 1]));
+  }
+  if (dense != Net::stage_count)
+    fail("layer count: file has " + std::to_string(dense) + " Dense layers, network has " +
+         std::to_string(Net::stage_count));
+  return end;
+}
+
+// Version 2's layer records against the network's, one by one: the first difference is the error.
+template <class Net>
+std::size_t check_layer_records(std::span<const std::uint8_t> bytes,
+                                const std::function<void(std::string)>& fail) {
+  const std::vector<typename ModelRecords<Net>::Layer> expected = ModelRecords<Net>::of_network();
+  ModelReader in(bytes, 16, fail);
+  const auto layers = in.get<std::uint32_t>("layer count");
+  for (std::size_t i = 0; i < layers; ++i) {
+    const auto name_size = in.get<std::uint32_t>("layer record");
+    if (name_size > 256)
+      fail("layer " + std::to_string(i) + ": a name of " + std::to_string(name_size) + " bytes");
+    const std::string name = in.text(name_size, "layer record");
+    const auto rank = in.get<std::uint32_t>("layer record");
+    if (rank < 1 || rank > 3)
+      fail("layer " + std::to_string(i) + " (" + name + "): a shape of rank " + std::to_string(rank));
+    std::vector<std::uint64_t> shape(rank);
+    for (auto& d : shape) d = in.get<std::uint64_t>("layer record");
+    const auto values = in.get<std::uint64_t>("layer record");
+    if (i >= expected.size())
+      fail("layer count: file has " + std::to_string(layers) + " layers, network has " +
+           std::to_string(expected.size()) + " (the file's layer " + std::to_string(i) + " is " + name + ")");
+    const auto& e = expected[i];
+    if (name != e.name) fail("layer " + std::to_string(i) + ": file has " + name + ", network has " + e.name);
+    if (shape != e.shape)
+      fail("layer " + std::to_string(i) + " (" + name + "): file has input " + shape_text(shape) +
+           ", network has input " + shape_text(e.shape));
+    if (values != e.values)
+      fail("layer " + std::to_string(i) + " (" + name + "): file has " + std::to_string(values) +
+           " parameter values, network has " + std::to_string(e.values));
+  }
+  if (layers != expected.size())
+    fail("layer count: file has " + std::to_string(layers) + " layers, network has " +
+         std::to_string(expected.size()) + " (the network's layer " + std::to_string(layers) + " is " +
+         expected[layers].name + ")");
+  return in.position();
+}
+
+}  // namespace detail
+
 // The file's bytes for `net` (what save_model writes).
 template <class Net>
 std::vector<std::uint8_t> encode_model(const Net& net) {
   using T = typename Net::scalar_type;
   static_assert(sizeof(T) == 4 || sizeof(T) == 8, "typenet model files hold float or double");
   std::vector<std::uint8_t> out(detail::model_magic, detail::model_magic + 8);
-  out.reserve(detail::model_header_size + 16 * Net::stage_count + Net::parameter_count * sizeof(T) + 4);
+  out.reserve(detail::model_header_size + 64 * Net::layer_count + Net::parameter_count * sizeof(T) + 4);
   detail::put_le(out, model_file_version);
   detail::put_le(out, std::uint32_t(sizeof(T)));
-  detail::put_le(out, std::uint32_t(Net::stage_count));
-  for (std::size_t k = 0; k < Net::stage_count; ++k) {
-    detail::put_le(out, std::uint64_t(Net::widths[k]));
-    detail::put_le(out, std::uint64_t(Net::widths[k + 1]));
+  detail::put_le(out, std::uint32_t(Net::layer_count));
+  for (const auto& layer : detail::ModelRecords<Net>::of_network()) {
+    detail::put_le(out, std::uint32_t(layer.name.size()));
+    out.insert(out.end(), layer.name.begin(), layer.name.end());
+    detail::put_le(out, std::uint32_t(layer.shape.size()));
+    for (std::uint64_t d : layer.shape) detail::put_le(out, d);
+    detail::put_le(out, layer.values);
   }
   net.for_each_parameter_tensor([&](auto tensor) {
     for (T v : tensor.values) detail::put_le(out, std::bit_cast<detail::bits_of<T>>(v));
@@ -87,11 +249,11 @@ std::vector<std::uint8_t> encode_model(const Net& net) {
   return out;
 }
 
-// Checks `bytes` against `net`'s shape and, only if every check passes, copies the parameters into it.
+// Checks `bytes` against `net`'s layers and, only if every check passes, copies the parameters into it.
 template <class Net>
 void decode_model(Net& net, std::span<const std::uint8_t> bytes, const std::string& name) {
   using T = typename Net::scalar_type;
-  auto fail = [&](const std::string& what) {
+  const std::function<void(std::string)> fail = [&](const std::string& what) {
     throw ModelFileError(name + ": " + what);
   };
   const std::size_t size = bytes.size();
@@ -101,8 +263,8 @@ void decode_model(Net& net, std::span<const std::uint8_t> bytes, const std::stri
   if (std::memcmp(bytes.data(), detail::model_magic, 8) != 0)
     fail("magic: expected \"TYPENET\\0\": not a typenet model file");
   const auto version = detail::get_le<std::uint32_t>(bytes.data() + 8);
-  if (version != model_file_version)
-    fail("format version: file has " + std::to_string(version) + ", this build reads " +
+  if (version != 1 && version != model_file_version)
+    fail("format version: file has " + std::to_string(version) + ", this build reads 1 and " +
          std::to_string(model_file_version));
   const auto scalar = detail::get_le<std::uint32_t>(bytes.data() + 12);
   auto scalar_name = [](std::uint32_t s) {
@@ -110,23 +272,11 @@ void decode_model(Net& net, std::span<const std::uint8_t> bytes, const std::stri
   };
   if (scalar != sizeof(T))
     fail("scalar type: file has " + scalar_name(scalar) + ", network has " + scalar_name(sizeof(T)));
-  const auto layers = detail::get_le<std::uint32_t>(bytes.data() + 16);
-  const std::size_t shapes_end = detail::model_header_size + 16 * std::size_t(layers);
-  if (size < shapes_end)
-    fail("truncated layer table: expected " + std::to_string(shapes_end) + " bytes for " +
-         std::to_string(layers) + " layers, found " + std::to_string(size));
-  for (std::size_t k = 0; k < std::min<std::size_t>(layers, Net::stage_count); ++k) {
-    const auto in = detail::get_le<std::uint64_t>(bytes.data() + detail::model_header_size + 16 * k);
-    const auto out = detail::get_le<std::uint64_t>(bytes.data() + detail::model_header_size + 16 * k + 8);
-    if (in != Net::widths[k] || out != Net::widths[k + 1])
-      fail("layer " + std::to_string(k) + " (Dense): file has " + std::to_string(in) + "x" +
-           std::to_string(out) + ", network has " + std::to_string(Net::widths[k]) + "x" +
-           std::to_string(Net::widths[k + 1]));
-  }
-  if (layers != Net::stage_count)
-    fail("layer count: file has " + std::to_string(layers) + " Dense layers, network has " +
-         std::to_string(Net::stage_count));
-  const std::size_t expected = shapes_end + Net::parameter_count * sizeof(T) + 4;
+  if (version == 1 && !detail::version1_layout_fits<Net>())
+    fail("format version 1 holds Dense layers only; this network has other layers with parameters");
+  const std::size_t tensors_at = version == 1 ? detail::check_version1_layers<Net>(bytes, fail)
+                                              : detail::check_layer_records<Net>(bytes, fail);
+  const std::size_t expected = tensors_at + Net::parameter_count * sizeof(T) + 4;
   if (size != expected)
     fail(std::string(size < expected ? "truncated" : "trailing bytes") + ": expected " +
          std::to_string(expected) + " bytes, found " + std::to_string(size));
@@ -135,7 +285,7 @@ void decode_model(Net& net, std::span<const std::uint8_t> bytes, const std::stri
   if (stored_crc != actual_crc)
     fail("checksum: the file is corrupt (its CRC-32 does not match its contents)");
 
-  const std::uint8_t* p = bytes.data() + shapes_end;
+  const std::uint8_t* p = bytes.data() + tensors_at;
   net.for_each_parameter_tensor([&](auto tensor) {
     for (T& v : tensor.values) {
       v = std::bit_cast<T>(detail::get_le<detail::bits_of<T>>(p));

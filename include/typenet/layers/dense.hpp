@@ -1,60 +1,109 @@
 // Dense<In, Out>: the affine layer Y = X.W + b of seed 004 (W is In x Out, b is 1 x Out).
-// Its backward pass is dX = dY.W^T, dW = X^T.dY, db = column sums of dY; the activation that follows a
-// Dense layer in the network is fused into these kernels (see network/stage.hpp). Each function takes an
-// optional thread pool (null: one thread) for its product.
+// Its backward pass is dX = dY.W^T, dW = X^T.dY, db = column sums of dY (seed 004: the Affine backward
+// derivation). The activation written after it is fused into these kernels, and the derivative of the one
+// before it into dX (layers/contract.hpp: fuses_activation).
 #pragma once
 
 #include <cstddef>
+#include <string>
 
+#include "typenet/core/init.hpp"
 #include "typenet/core/matrix.hpp"
 #include "typenet/kernels/kernels.hpp"
-#include "typenet/layers/layer_traits.hpp"
+#include "typenet/layers/contract.hpp"
 
 namespace typenet {
 
 template <std::size_t In, std::size_t Out>
+struct Dense;
+
+// Does this Dense layer (at LayerIndex) accept what the previous layer produces?
+template <class LayerIndex, class Layer, class PreviousLayerOutputs>
+struct layer_input_fits {
+  static constexpr bool value = true;
+};
+template <std::size_t I, std::size_t In, std::size_t Out, std::size_t Width>
+struct layer_input_fits<layer_index<I>, Dense<In, Out>, previous_layer_outputs<Width>> {
+  static constexpr bool value = In == Width || In == 0;  // width 0 has its own check
+};
+
+template <class LayerIndex, class Layer>
+struct layer_widths_are_positive {
+  static constexpr bool value = true;
+};
+template <std::size_t I, std::size_t In, std::size_t Out>
+struct layer_widths_are_positive<layer_index<I>, Dense<In, Out>> {
+  static constexpr bool value = In != 0 && Out != 0;
+};
+
+template <std::size_t In, std::size_t Out>
 struct Dense {
-  static constexpr std::size_t input_width = In;
-  static constexpr std::size_t output_width = Out;
+  static std::string name() { return "Dense<" + std::to_string(In) + ", " + std::to_string(Out) + ">"; }
+
+  using input_shape = Shape<(In == 0 ? 1 : In)>;
+  template <ShapeType Received>
+  using output_shape = Shape<(Out == 0 ? 1 : Out)>;
+  template <ShapeType Received>
+  using fitted_to = Dense<Received::size, (Out == 0 ? 1 : Out)>;
+
+  template <class LayerIndex, class PreviousLayerOutputs>
+  static constexpr bool check_input() {
+    static_assert(layer_widths_are_positive<LayerIndex, Dense>::value, "typenet: a Dense layer of width 0");
+    static_assert(layer_input_fits<LayerIndex, Dense, PreviousLayerOutputs>::value,
+                  "typenet: this layer's input width differs from the previous layer's output width");
+    return true;
+  }
+
+  static constexpr bool fuses_activation = true;
 
   template <class T>
   struct Parameters {
     Matrix<T, In, Out> weights;
     RowVector<T, Out> bias;
+    static constexpr auto tensors() {
+      return std::tuple{tensor(TensorKind::weights, &Parameters::weights),
+                        tensor(TensorKind::bias, &Parameters::bias)};
+    }
   };
+
+  // W from Init over fan-in In and fan-out Out; b = 0.
+  template <class Init, class T>
+  static void initialize(Parameters<T>& p, NormalSource& source) {
+    detail::fill_weights<Init>(source, p.weights.data(), In, Out);
+    p.bias.fill(T(0));
+  }
 
   // out = act(in.W + b)
   template <class T, std::size_t Rows>
   static void forward(const Parameters<T>& p, MatrixView<const T, Rows, In> in, MatrixView<T, Rows, Out> out,
-                      kernels::Activation act, kernels::ThreadPool* pool = nullptr) {
+                      kernels::Activation act, const LayerContext<T>& ctx) {
     kernels::dense_forward(in.data(), p.weights.data(), p.bias.data(), out.data(), in.row_count(), In, Out,
-                           act, pool);
+                           act, ctx.pool);
   }
 
-  // d_in = (d_out.W^T) (.) act'(in): the gradient reaching the previous layer's pre-activation.
+  // d_in = (d_out.W^T) (.) in_act'(in)
   template <class T, std::size_t Rows>
   static void backward_input(const Parameters<T>& p, MatrixView<const T, Rows, Out> d_out,
                              MatrixView<const T, Rows, In> in, MatrixView<T, Rows, In> d_in,
-                             kernels::Activation in_act, kernels::ThreadPool* pool = nullptr) {
+                             kernels::Activation in_act, const LayerContext<T>& ctx) {
     kernels::dense_backward_input(d_out.data(), p.weights.data(), in.data(), d_in.data(), d_out.row_count(),
-                                  In, Out, in_act, pool);
+                                  In, Out, in_act, ctx.pool);
   }
 
   // grads = (in^T.d_out, column sums of d_out)
   template <class T, std::size_t Rows>
   static void backward_params(MatrixView<const T, Rows, In> in, MatrixView<const T, Rows, Out> d_out,
-                              Parameters<T>& grads, kernels::ThreadPool* pool = nullptr) {
+                              Parameters<T>& grads, const LayerContext<T>& ctx) {
     kernels::dense_backward_params(in.data(), d_out.data(), grads.weights.data(), grads.bias.data(),
-                                   in.row_count(), In, Out, pool);
+                                   in.row_count(), In, Out, ctx.pool);
   }
 
   // params -= lr * (in^T.d_out, column sums of d_out), without writing the gradient to memory.
   template <class T, std::size_t Rows>
   static void backward_params_sgd(MatrixView<const T, Rows, In> in, MatrixView<const T, Rows, Out> d_out,
-                                  Parameters<T>& params, T learning_rate,
-                                  kernels::ThreadPool* pool = nullptr) {
+                                  Parameters<T>& params, T learning_rate, const LayerContext<T>& ctx) {
     kernels::dense_backward_params_sgd(in.data(), d_out.data(), params.weights.data(), params.bias.data(),
-                                       learning_rate, in.row_count(), In, Out, pool);
+                                       learning_rate, in.row_count(), In, Out, ctx.pool);
   }
 
   // Batch 1: backward_input and backward_params_sgd in one pass over W (each row's part of d_in is taken

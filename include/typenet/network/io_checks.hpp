@@ -1,8 +1,12 @@
-// Compile-time checks of what a user passes to a network: input width, label and target shapes. Like the
-// layer checks, each is one named function with a tagged trait, so the error names both numbers.
+// Compile-time checks of what a user passes to a network: scalar type, input width, label and target shapes.
+// Like the layer checks, each is one named function with a tagged trait, so the error names both numbers;
+// check_step_arguments runs them for every function that takes a batch and its targets (Trainer::step, loss,
+// compute_gradients, gradient_check).
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 namespace typenet {
@@ -23,6 +27,19 @@ template <std::size_t Rows>
 struct next_batch {};
 template <std::size_t Width>
 struct next_width {};
+template <class T>
+struct network_scalar {};
+template <class T>
+struct given_scalar {};
+
+template <class NetworkScalar, class GivenScalar>
+struct scalar_types_match {
+  static constexpr bool value = false;
+};
+template <class T>
+struct scalar_types_match<network_scalar<T>, given_scalar<T>> {
+  static constexpr bool value = true;
+};
 
 template <class NetworkInputWidth, class GivenWidth>
 struct input_fits_network {
@@ -62,7 +79,7 @@ struct next_matches_input<input_batch<B>, given_width<W>, next_batch<B>, next_wi
 
 template <class Loss>
 struct loss_accepts_class_labels {
-  static constexpr bool value = Loss::outputs_probabilities;
+  static constexpr bool value = Loss::accepts_class_labels;
 };
 
 namespace detail {
@@ -102,6 +119,68 @@ constexpr bool check_next_input() {
       next_matches_input<InputBatch, InputWidth, NextBatch, NextWidth>::value,
       "typenet: the next step's input (step's third argument) differs in shape from this step's input");
   return true;
+}
+
+template <class NetworkScalar, class GivenScalar>
+constexpr bool check_scalar_type() {
+  static_assert(scalar_types_match<NetworkScalar, GivenScalar>::value,
+                "typenet: the matrix's scalar type differs from the network's (float: Network, double: "
+                "BasicNetwork<double, ...>)");
+  return true;
+}
+
+// What a step's targets are: class labels (std::array<std::uint32_t, Rows>, typenet::Labels) or target rows
+// (a Matrix or MatrixView of Rows x Width).
+template <class Targets>
+struct targets_shape {
+  static constexpr bool known = false;
+};
+template <std::size_t R>
+struct targets_shape<std::array<std::uint32_t, R>> {
+  static constexpr bool known = true, labels = true;
+  static constexpr std::size_t rows = R, width = 0;
+  using scalar = void;
+};
+template <template <class, std::size_t, std::size_t> class M, class U, std::size_t R, std::size_t W>
+struct targets_shape<M<U, R, W>> {
+  static constexpr bool known = true, labels = false;
+  static constexpr std::size_t rows = R, width = W;
+  using scalar = std::remove_const_t<U>;
+};
+
+// Every check of a batch of B rows of Width values in U and its targets, against Net.
+template <class Net, class U, std::size_t B, std::size_t Width, class Targets>
+constexpr bool check_step_arguments() {
+  using Shape = targets_shape<Targets>;
+  static_assert(Shape::known, "typenet: targets are Labels<B> or a B-row Matrix");
+  check_scalar_type<network_scalar<typename Net::scalar_type>, given_scalar<U>>();
+  check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
+  if constexpr (Shape::known) {
+    check_label_batch<input_batch<B>, label_batch<Shape::rows>>();
+    if constexpr (Shape::labels) {
+      check_loss_accepts_labels<typename Net::loss_type>();
+    } else {
+      check_scalar_type<network_scalar<typename Net::scalar_type>, given_scalar<typename Shape::scalar>>();
+      check_target_width<network_output_width<Net::output_width>, given_width<Shape::width>>();
+    }
+  }
+  return true;
+}
+
+// The same as one bool, so a function stops after a failed check (its static_assert is then the one error).
+template <class Net, class U, std::size_t B, std::size_t Width, class Targets>
+constexpr bool step_arguments_fit() {
+  using Shape = targets_shape<Targets>;
+  if constexpr (!Shape::known) {
+    return false;
+  } else {
+    const bool targets_fit = Shape::labels
+                                 ? Net::loss_type::accepts_class_labels
+                                 : std::is_same_v<typename Shape::scalar, typename Net::scalar_type> &&
+                                       Shape::width == Net::output_width;
+    return std::is_same_v<U, typename Net::scalar_type> && Width == Net::input_width && Shape::rows == B &&
+           targets_fit;
+  }
 }
 
 }  // namespace detail

@@ -3,29 +3,27 @@
 //   using Net = typenet::Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<128, 10>,
 //                                SoftmaxCrossEntropy>;
 //
-// Naming the type runs every shape check (shape_check.hpp); the result is a NetworkImpl that holds the
-// parameters of each Dense layer (a Hana tuple, walked forward for inference and in reverse for backprop)
-// and runs inference over any number of samples. Training lives in train/trainer.hpp.
+// Naming the type runs every shape check (shape_check.hpp and each layer's own); the result is a
+// NetworkImpl that holds the parameters of every layer (a ParameterSet, by position), runs the one forward
+// walk over its stages (inference, the loss-only pass and training all use it) and runs inference over any
+// number of samples. Training lives in train/trainer.hpp.
 #pragma once
 
+#include <algorithm>
 #include <array>
-#include <boost/hana/at.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/range.hpp>
-#include <boost/hana/reverse.hpp>
-#include <boost/hana/tuple.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <span>
-#include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
-#include "typenet/core/arena.hpp"
+#include "typenet/core/init.hpp"
 #include "typenet/core/matrix.hpp"
+#include "typenet/core/random.hpp"
 #include "typenet/network/build_network.hpp"
-#include "typenet/network/init.hpp"
 #include "typenet/network/io_checks.hpp"
+#include "typenet/network/parameters.hpp"
+#include "typenet/network/workspace.hpp"
 
 namespace typenet {
 
@@ -43,15 +41,6 @@ using Network = typename decltype(detail::build_network<float, Layers...>(
 // Class indices of a batch, one per row.
 template <std::size_t Rows>
 using Labels = std::array<std::uint32_t, Rows>;
-
-// One parameter tensor, as the gradient check and the model file see it.
-template <class T>
-struct ParameterTensor {
-  std::size_t stage;  // which Dense layer, counted from 0 over Dense layers only
-  const char* name;   // "weights" or "bias"
-  std::size_t rows, cols;
-  std::span<T> values;
-};
 
 namespace detail {
 
@@ -71,26 +60,45 @@ class AccessCount {
   std::uint64_t count_ = 0;
 };
 
-template <class T, class Loss, class... Stages>
+// Runs one stage's forward pass, with its activation when the layer fuses one.
+template <class S, class P, class In, class Out, class T>
+void stage_forward(const P& parameters, In in, Out out, const LayerContext<T>& ctx) {
+  if constexpr (fuses_activation<typename S::layer>())
+    S::layer::forward(parameters, in, out, S::activation, ctx);
+  else
+    S::layer::forward(parameters, in, out, ctx);
+}
+
+template <class T, class Plan>
 class NetworkImpl {
  public:
   using scalar_type = T;
-  using loss_type = Loss;
-  static constexpr std::size_t stage_count = sizeof...(Stages);
-  // widths[k]: the input width of stage k; widths[stage_count]: the network's output width.
-  static constexpr std::array<std::size_t, stage_count + 1> widths = {layer_at<0, Stages...>::input_width,
-                                                                      Stages::output_width...};
-  static constexpr std::size_t input_width = widths.front();
-  static constexpr std::size_t output_width = widths.back();
-  static constexpr std::size_t parameter_count = (((Stages::input_width + 1) * Stages::output_width) + ...);
-
+  using plan = Plan;
+  using loss_type = typename Plan::loss;
+  using Parameters = ParameterSet<T, typename Plan::layers>;
+  using Workspace = detail::Workspace<T, Plan>;
+  static constexpr std::size_t layer_count = Plan::layer_count;
+  static constexpr std::size_t stage_count = Plan::stage_count;
   template <std::size_t K>
-  using stage = layer_at<K, Stages...>;
-  using Parameters = boost::hana::tuple<typename Stages::layer::template Parameters<T>...>;
+  using stage = std::tuple_element_t<K, typename Plan::stages>;
+  // The layer at position I, as built (layers/contract.hpp: fitted_to).
+  template <std::size_t I>
+  using layer_type = typename Plan::template layer<I>;
 
-  static constexpr auto stage_indices = boost::hana::to_tuple(
-      boost::hana::make_range(boost::hana::size_c<0>, boost::hana::size_c<stage_count>));
-  static constexpr auto reverse_stage_indices = boost::hana::reverse(stage_indices);
+  using input_shape = typename Plan::input_shape;
+  using output_shape = typename stage<stage_count - 1>::output_shape;
+  static constexpr std::size_t input_width = input_shape::size;    // values per sample
+  static constexpr std::size_t output_width = output_shape::size;  // outputs per sample
+  static constexpr std::size_t parameter_count = Parameters::parameter_count;
+  // widths[k]: the input width of stage k; widths[stage_count]: the network's output width.
+  static constexpr std::array<std::size_t, stage_count + 1> widths = [] {
+    std::array<std::size_t, stage_count + 1> w{};
+    for_each_index<stage_count>([&](auto k) {
+      w[k] = stage<decltype(k)::value>::input_width;
+      w[k + 1] = stage<decltype(k)::value>::output_width;
+    });
+    return w;
+  }();
 
   // He-initialised from seed 0 unless told otherwise.
   template <Initializer Init = HeNormal>
@@ -102,10 +110,11 @@ class NetworkImpl {
   void initialize(const Init& init) {
     writable_accesses_.raise();
     NormalSource source(init.seed);
-    boost::hana::for_each(parameters_, [&](auto& p) {
-      using W = std::remove_reference_t<decltype(p.weights)>;
-      detail::fill_weights<Init>(source, p.weights.data(), W::rows, W::cols);
-      p.bias.fill(T(0));
+    for_each_index<layer_count>([&](auto i) {
+      constexpr std::size_t I = decltype(i)::value;
+      using P = typename Parameters::template layer_parameters<I>;
+      if constexpr (std::tuple_size_v < decltype(P::tensors()) >> 0)
+        layer_type<I>::template initialize<Init>(parameters_.template layer<I>(), source);
     });
   }
 
@@ -115,56 +124,52 @@ class NetworkImpl {
   }
   const Parameters& parameters() const { return parameters_; }
 
-  // How often the parameters were handed out writable (parameters(), layer<K>(), for_each_parameter_tensor,
+  // How often the parameters were handed out writable (parameters(), layer<I>(), for_each_parameter_tensor,
   // initialize) or assigned: what was computed from them is current while this has not changed (Trainer's
   // lookahead checks it). Writes through a reference kept from an earlier call are not seen.
   std::uint64_t writable_access_count() const { return writable_accesses_.value(); }
 
-  // The parameters of Dense layer K (counted over Dense layers only): .weights (In x Out), .bias (1 x Out).
-  template <std::size_t K>
+  // The parameters of the layer at position I (counted as everywhere: activations and the loss included,
+  // which have none): for Dense, .weights (In x Out) and .bias (1 x Out).
+  template <std::size_t I>
   auto& layer() {
     writable_accesses_.raise();
-    return boost::hana::at_c<K>(parameters_);
+    return parameters_.template layer<I>();
   }
-  template <std::size_t K>
+  template <std::size_t I>
   const auto& layer() const {
-    return boost::hana::at_c<K>(parameters_);
+    return parameters_.template layer<I>();
   }
 
-  // Calls f(ParameterTensor<T>) for each weight matrix and bias vector, in order.
+  // Calls f(ParameterTensor<T>) for each parameter tensor, in order.
   template <class F>
   void for_each_parameter_tensor(F&& f) {
     writable_accesses_.raise();
-    visit_tensors(parameters_, f);
+    parameters_.for_each_tensor(f);
   }
   template <class F>
   void for_each_parameter_tensor(F&& f) const {
-    visit_tensors(parameters_, f);
-  }
-  template <class Tuple, class F>
-  static void visit_tensors(Tuple& params, F&& f) {
-    boost::hana::for_each(stage_indices, [&](auto k) {
-      auto& p = boost::hana::at(params, k);
-      using W = std::remove_cvref_t<decltype(p.weights)>;
-      f(ParameterTensor<std::remove_reference_t<decltype(*p.weights.data())>>{
-          k, "weights", W::rows, W::cols, std::span(p.weights.data(), W::size)});
-      f(ParameterTensor<std::remove_reference_t<decltype(*p.bias.data())>>{
-          k, "bias", 1, W::cols, std::span(p.bias.data(), W::cols)});
-    });
+    parameters_.for_each_tensor(f);
   }
 
-  // Forward pass through every stage for any number of rows: stage K writes output_of(K).
-  template <std::size_t Rows, class OutputOf>
-  void forward(MatrixView<const T, Rows, input_width> x, OutputOf&& output_of) const {
-    boost::hana::for_each(stage_indices, [&](auto k) {
+  // The forward walk: stages First, First + 1, ... on x (stage First - 1's output already in `work`), each
+  // writing its output into `work`. Used by inference, the loss-only pass and training.
+  template <std::size_t Rows, std::size_t First = 0>
+  void forward(MatrixView<const T, Rows, input_width> x, const Workspace& work, kernels::ThreadPool* pool,
+               bool training) const {
+    const std::size_t rows = x.row_count();
+    for_each_index<stage_count>([&](auto k) {
       constexpr std::size_t K = decltype(k)::value;
       using S = stage<K>;
-      MatrixView<T, Rows, S::output_width> out = output_of(k);
-      if constexpr (K == 0) {
-        S::layer::forward(layer<K>(), x, out, S::activation);
-      } else {
-        MatrixView<const T, Rows, S::input_width> in = output_of(boost::hana::size_c<K - 1>);
-        S::layer::forward(layer<K>(), in, out, S::activation);
+      if constexpr (K >= First) {
+        const LayerContext<T> ctx{pool, work.template kept<K>(rows), training};
+        const auto& p = parameters_.template layer<S::position>();
+        if constexpr (K == 0)
+          stage_forward<S>(p, x, work.template output<Rows, K>(rows), ctx);
+        else
+          stage_forward<S>(p,
+                           MatrixView<const T, Rows, S::input_width>(work.template output<Rows, K - 1>(rows)),
+                           work.template output<Rows, K>(rows), ctx);
       }
     });
   }
@@ -202,11 +207,6 @@ class NetworkImpl {
 
  private:
   static constexpr std::size_t inference_chunk_rows = 256;
-  static constexpr std::size_t widest = [] {
-    std::size_t w = 0;
-    for (std::size_t width : widths) w = std::max(w, width);
-    return w;
-  }();
 
   template <std::size_t Rows>
   std::vector<std::uint32_t> classify_rows(MatrixView<const T, Rows, input_width> x) {
@@ -235,23 +235,18 @@ class NetworkImpl {
     }
   }
 
-  // Runs at most inference_chunk_rows rows, ping-ponging between two halves of the inference arena.
+  // At most inference_chunk_rows rows: the forward walk, then the loss's prediction (softmax) into `out`.
   void predict_chunk(MatrixView<const T, dynamic_rows, input_width> x,
                      MatrixView<T, dynamic_rows, output_width> out) {
-    const std::size_t half = Arena<T>::round_up(inference_chunk_rows * widest);
-    inference_arena_.reserve(2 * half);
+    inference_work_.reserve(inference_chunk_rows, false);
     const std::size_t rows = x.row_count();
-    forward(x, [&](auto k) {
-      constexpr std::size_t K = decltype(k)::value;
-      constexpr std::size_t width = stage<K>::output_width;
-      T* data = K + 1 == stage_count ? out.data() : inference_arena_.data() + (K % 2) * half;
-      return MatrixView<T, dynamic_rows, width>(data, rows);
-    });
-    if constexpr (Loss::outputs_probabilities) kernels::softmax(out.data(), out.data(), rows, output_width);
+    forward(x, inference_work_, nullptr, false);
+    loss_type::predict(inference_work_.template output<dynamic_rows, stage_count - 1>(rows).data(),
+                       out.data(), rows, output_width);
   }
 
   Parameters parameters_;
-  Arena<T> inference_arena_;
+  Workspace inference_work_;
   AccessCount writable_accesses_;
 };
 

@@ -5,8 +5,6 @@
 //   Adam:     as in Kingma & Ba (2015) and PyTorch, with bias correction
 #pragma once
 
-#include <boost/hana/at.hpp>
-#include <boost/hana/for_each.hpp>
 #include <cmath>
 #include <cstdint>
 
@@ -16,16 +14,13 @@ namespace typenet {
 
 namespace detail {
 
-// f(params, grads, state..., count) for each weight matrix and bias vector of the network.
+// f(params, grads, state..., count) for each parameter tensor of the network, in order.
 template <class Net, class F, class... States>
 void for_each_tensor(typename Net::Parameters& params, const typename Net::Parameters& grads, F&& f,
                      States&... states) {
-  boost::hana::for_each(Net::stage_indices, [&](auto k) {
-    auto& p = boost::hana::at(params, k);
-    const auto& g = boost::hana::at(grads, k);
-    f(p.weights.data(), g.weights.data(), boost::hana::at(states, k).weights.data()..., p.weights.size);
-    f(p.bias.data(), g.bias.data(), boost::hana::at(states, k).bias.data()..., p.bias.size);
-  });
+  Net::Parameters::zip(
+      [&](const auto&, auto& p, const auto& g, auto&... s) { f(p.data(), g.data(), s.data()..., p.size); },
+      params, grads, states...);
 }
 
 }  // namespace detail

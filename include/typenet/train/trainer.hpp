@@ -9,8 +9,6 @@
 // TrainerOptions::reserve_rows rows) and grown only if a step uses a larger batch than any before.
 #pragma once
 
-#include <boost/hana/at.hpp>
-#include <boost/hana/for_each.hpp>
 #include <cmath>
 #include <cstddef>
 #include <memory>
@@ -56,27 +54,13 @@ class Trainer {
     }
   }
 
-  // A step on class labels (SoftmaxCrossEntropy).
-  template <std::size_t B, std::size_t Width, std::size_t LabelRows>
-  T step(const Matrix<T, B, Width>& x, const Labels<LabelRows>& labels) {
-    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
-    detail::check_label_batch<input_batch<B>, label_batch<LabelRows>>();
-    detail::check_loss_accepts_labels<typename Net::loss_type>();
+  // A step on `targets`: class labels (Labels<B>, SoftmaxCrossEntropy) or target rows (a B x Out Matrix:
+  // one-hot or soft labels for SoftmaxCrossEntropy, regression targets for MeanSquaredError).
+  template <class U, std::size_t B, std::size_t Width, class Targets>
+  T step(const Matrix<U, B, Width>& x, const Targets& targets) {
+    detail::check_step_arguments<Net, U, B, Width, Targets>();
     // After a failed check, stop here: the one error above is the whole message.
-    if constexpr (labels_fit<B, Width, LabelRows>)
-      return run<B>(x.view(), labels, nullptr);
-    else
-      return T(0);
-  }
-
-  // A step on target rows: one-hot or soft labels (SoftmaxCrossEntropy), regression targets
-  // (MeanSquaredError).
-  template <std::size_t B, std::size_t Width, std::size_t TargetRows, std::size_t TargetWidth>
-  T step(const Matrix<T, B, Width>& x, const Matrix<T, TargetRows, TargetWidth>& targets) {
-    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
-    detail::check_label_batch<input_batch<B>, label_batch<TargetRows>>();
-    detail::check_target_width<network_output_width<Net::output_width>, given_width<TargetWidth>>();
-    if constexpr (targets_fit<B, Width, TargetRows, TargetWidth>)
+    if constexpr (detail::step_arguments_fit<Net, U, B, Width, Targets>())
       return run<B>(x.view(), targets, nullptr);
     else
       return T(0);
@@ -88,42 +72,25 @@ class Trainer {
   // step(next, ...) starts from that result if its rows equal `next` bit for bit and the network was not
   // handed out for writing in between (see Network::writable_access_count; writes through a reference kept
   // from before are not seen). Otherwise it is a full step. Other batch sizes and optimizers: the same as
-  // step(x, labels). train_epoch steps this way.
+  // step(x, targets). train_epoch steps this way.
   //
   //   for (std::size_t i = 0; i + 1 < count; ++i) trainer.step(x[i], labels[i], x[i + 1]);
   //   trainer.step(x[count - 1], labels[count - 1]);
-  template <std::size_t B, std::size_t Width, std::size_t LabelRows, std::size_t NextRows,
+  template <class U, std::size_t B, std::size_t Width, class Targets, class V, std::size_t NextRows,
             std::size_t NextWidth>
-  T step(const Matrix<T, B, Width>& x, const Labels<LabelRows>& labels,
-         const Matrix<T, NextRows, NextWidth>& next) {
-    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
-    detail::check_label_batch<input_batch<B>, label_batch<LabelRows>>();
-    detail::check_loss_accepts_labels<typename Net::loss_type>();
+  T step(const Matrix<U, B, Width>& x, const Targets& targets, const Matrix<V, NextRows, NextWidth>& next) {
+    detail::check_step_arguments<Net, U, B, Width, Targets>();
     detail::check_next_input<input_batch<B>, given_width<Width>, next_batch<NextRows>,
                              next_width<NextWidth>>();
-    if constexpr (labels_fit<B, Width, LabelRows> && NextRows == B && NextWidth == Width)
-      return run<B>(x.view(), labels, next.data());
-    else
-      return T(0);
-  }
-
-  // The same on target rows.
-  template <std::size_t B, std::size_t Width, std::size_t TargetRows, std::size_t TargetWidth,
-            std::size_t NextRows, std::size_t NextWidth>
-  T step(const Matrix<T, B, Width>& x, const Matrix<T, TargetRows, TargetWidth>& targets,
-         const Matrix<T, NextRows, NextWidth>& next) {
-    detail::check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
-    detail::check_label_batch<input_batch<B>, label_batch<TargetRows>>();
-    detail::check_target_width<network_output_width<Net::output_width>, given_width<TargetWidth>>();
-    detail::check_next_input<input_batch<B>, given_width<Width>, next_batch<NextRows>,
-                             next_width<NextWidth>>();
-    if constexpr (targets_fit<B, Width, TargetRows, TargetWidth> && NextRows == B && NextWidth == Width)
+    if constexpr (detail::step_arguments_fit<Net, U, B, Width, Targets>() && NextRows == B &&
+                  NextWidth == Width && std::is_same_v<U, V>)
       return run<B>(x.view(), targets, next.data());
     else
       return T(0);
   }
 
-  // ||dL/dz|| per Dense layer in the last step (seed 000 §4.3.6: the gradient flow chart).
+  // ||dL/dz|| per stage (a layer with parameters and its activation) in the last step (seed 000 §4.3.6: the
+  // gradient flow chart).
   const auto& gradient_norms() const { return backprop_.gradient_norms(); }
   // The probabilities (or MSE outputs) of the last step, which had B rows: a running train accuracy costs
   // no extra forward pass. Valid until the next step.
@@ -141,25 +108,14 @@ class Trainer {
   // Plain SGD without clipping needs no stored gradient: the update is fused into the dW pass.
   static constexpr bool fuses_sgd = std::is_same_v<Optimizer, SGD>;
 
-  // The inputs of a step fit the network (after a failed check, the step stops there).
-  template <std::size_t B, std::size_t Width, std::size_t LabelRows>
-  static constexpr bool labels_fit = (Width == Net::input_width) &&
-                                     (LabelRows == B) && Net::loss_type::outputs_probabilities;
-  template <std::size_t B, std::size_t Width, std::size_t TargetRows, std::size_t TargetWidth>
-  static constexpr bool targets_fit = (Width == Net::input_width) && (TargetRows == B) &&
-                                      (TargetWidth == Net::output_width);
-
   // next: the following step's input (B x input width), or null.
   template <std::size_t B, class Targets>
   T run(MatrixView<const T, B, Net::input_width> x, const Targets& targets, const T* next) {
     T loss;
     if (fuses_sgd && options_.clip_norm <= 0) {
-      loss = backprop_.run_sgd(net_, x, targets, T(optimizer_.learning_rate), next);
+      loss = backprop_.run_sgd(net_, x, targets, T(optimizer_.learning_rate), next, gradients_);
     } else {
-      loss = backprop_.run(net_, x, targets, [&](auto k, auto in, auto g) {
-        using Layer = typename Net::template stage<decltype(k)::value>::layer;
-        Layer::backward_params(in, g, boost::hana::at(gradients_, k), pool_.get());
-      });
+      loss = backprop_.run(net_, x, targets, backprop_.template store_gradients<B>(gradients_));
       if (options_.clip_norm > 0) clip_gradients();
       optimizer_.update(net_.parameters(), gradients_, state_);
     }
@@ -168,27 +124,26 @@ class Trainer {
   }
 
   void require_finite_parameters() const {
-    boost::hana::for_each(Net::stage_indices, [&](auto k) {
-      using S = typename Net::template stage<decltype(k)::value>;
-      const auto& p = std::as_const(net_).template layer<decltype(k)::value>();
-      const auto step = backprop_.step();
-      detail::require_finite(p.weights.data(), p.weights.size, S::output_width, step,
-                             [] { return "the weights of " + S::describe() + " after the update"; });
-      detail::require_finite(p.bias.data(), p.bias.size, S::output_width, step,
-                             [] { return "the bias of " + S::describe() + " after the update"; });
-    });
+    Parameters::zip(
+        [&](const auto& info, const auto& tensor) {
+          using M = std::remove_cvref_t<decltype(tensor)>;
+          detail::require_finite(tensor.data(), M::size, M::cols, backprop_.step(), [&] {
+            return "the " + std::string(to_string(info.kind)) + " of layer " + std::to_string(info.layer) +
+                   " (" + Net::plan::layer_name(info.layer) + ") after the update";
+          });
+        },
+        std::as_const(net_).parameters());
   }
 
   void clip_gradients() {
     T squares = 0;
-    net_.visit_tensors(gradients_, [&](auto tensor) {
-      squares += kernels::sum_of_squares(tensor.values.data(), tensor.values.size());
-    });
+    gradients_.for_each_tensor(
+        [&](auto tensor) { squares += kernels::sum_of_squares(tensor.values.data(), tensor.values.size()); });
     const T norm = std::sqrt(squares);
     if (norm <= T(options_.clip_norm)) return;
     const T factor = T(options_.clip_norm) / norm;
-    net_.visit_tensors(
-        gradients_, [&](auto tensor) { kernels::scale(tensor.values.data(), factor, tensor.values.size()); });
+    gradients_.for_each_tensor(
+        [&](auto tensor) { kernels::scale(tensor.values.data(), factor, tensor.values.size()); });
   }
 
   std::unique_ptr<kernels::ThreadPool> pool_;  // before backprop_, which points to it

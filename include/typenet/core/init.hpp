@@ -1,7 +1,8 @@
 // Weight initialisers. Biases start at zero (seed 000 §4.3.4).
-//   HeNormal:     W ~ N(0, 2 / fan_in)              (He et al. 2015; seed 000; suits ReLU and sigmoid nets
-//   alike) XavierNormal: W ~ N(0, 2 / (fan_in + fan_out))  (Glorot & Bengio 2010)
-// The layers are filled in order, so the same seed gives the same weights, bit for bit.
+//   HeNormal:     W ~ N(0, 2 / fan_in)              (He et al. 2015; seed 000; ReLU and sigmoid nets alike)
+//   XavierNormal: W ~ N(0, 2 / (fan_in + fan_out))  (Glorot & Bengio 2010)
+// Each layer says what its fan-in and fan-out are (layers/contract.hpp: initialize); the layers are filled in
+// order, so the same seed gives the same weights, bit for bit.
 #pragma once
 
 #include <cmath>

@@ -1,0 +1,217 @@
+// The layer contract: what a layer type declares and provides. A layer is one header that follows it; the
+// network core (network/, train/, introspect/, io/) knows layers only through it, so adding a layer never
+// edits the core. tests/test_user_layer.cpp defines a layer outside the library and trains it.
+//
+// A network is the list of layer types the user writes. Each layer has one of three roles:
+//
+//   element-wise activation  Sigmoid, ReLU. Declares `static constexpr kernels::Activation activation`
+//                            (the kernels' fused epilogue it maps to) and nothing else: it has no
+//                            parameters, keeps the shape it receives, and is fused into the layer written
+//                            right before it, which must declare `fuses_activation = true`.
+//   loss                     SoftmaxCrossEntropy, MeanSquaredError. Declares `is_loss = true`; always last.
+//   computational layer      Dense, and every other layer with a forward and a backward pass.
+//
+// Every layer declares (R is the Shape it receives, see core/shape.hpp):
+//   static std::string name();                       "Dense<784, 256>": messages and the model file's record
+//   template <ShapeType R> using output_shape = ...;  the Shape it produces from R (for any R: after a
+//                                                     failed check the flow goes on with what it produces)
+//
+// A computational layer also declares, with In = the Shape it receives and Out = output_shape<In>:
+//   using input_shape = Shape<...>;                  optional: the Shape it must receive. The first layer
+//                                                    of a network needs one: it fixes the network's input.
+//   template <class LayerIndex, class Received>      optional: its rules on what it receives, one
+//   static constexpr bool check_input();             static_assert each on a tagged trait that names
+//                                                    LayerIndex, the layer and Received (a
+//                                                    previous_layer_outputs<Dims...>); returns true. The
+//                                                    network calls it where the user names the network type.
+//   template <ShapeType R> using fitted_to = ...;    optional: the layer as if written for R. After a failed
+//                                                    check the network is built from it, so one mistake
+//                                                    gives one error (Dense<256, 10> receiving 128 is
+//                                                    built as Dense<128, 10>).
+//   template <class T> using Parameters = ...;       its trainable tensors, or NoParameters: a struct of
+//                                                    Matrix members with a `static constexpr auto tensors()`
+//                                                    that lists them as tensor(TensorKind, &P::member), ...
+//   template <class Init, class T>                   fills fresh parameters (with parameters only); layers
+//   static void initialize(Parameters<T>&, NormalSource&);   draw from the source in the order written.
+//   static constexpr bool fuses_activation;          optional, false if absent: forward applies the
+//                                                    activation written after the layer, backward_input the
+//                                                    derivative of the one fused into the layer before it.
+//   static constexpr std::size_t kept_per_row;       optional, 0 if absent: values of T per sample it keeps
+//                                                    from forward for backward (beyond its input and its
+//                                                    output, which the network keeps anyway): ctx.kept.
+//   forward(params, in, out, [act,] ctx)             out = f(in), or act(f(in)) if it fuses_activation
+//   backward_input(params, d_out, in, d_in, [in_act,] ctx)
+//                                                    d_in = dL/d(in) from d_out = dL/d(out), which already
+//                                                    holds its own activation's derivative. A layer that
+//                                                    fuses_activation also multiplies d_in by in_act'(in),
+//                                                    the derivative of the previous layer's activation
+//                                                    written through that activation's output `in`
+//                                                    (sigmoid in(1 - in), ReLU [in > 0]); otherwise the
+//                                                    network does that in a pass of its own.
+//   backward_params(in, d_out, grads, ctx)           grads = dL/d(params) (with parameters only)
+// where params is `const Parameters<T>&` (grads: `Parameters<T>&`), in and d_in are MatrixView<[const] T,
+// Rows, In::size>, out and d_out MatrixView<[const] T, Rows, Out::size>, act and in_act kernels::Activation,
+// ctx a `const LayerContext<T>&`, and Rows a batch size or dynamic_rows: templates over T and Rows.
+//
+// Optional fast paths, used when present (Dense has all three):
+//   backward_params_sgd(in, d_out, params, learning_rate, ctx)    params -= lr * dL/d(params), no dW stored
+//   backward_input_then_sgd(params, d_out, in, d_in, in_act, lr)  batch 1: both in one pass over params
+//   sgd_then_forward(in, d_out, params, lr, next_in, next_out, act)  batch 1: the update, then the forward
+//                                                    of the next step's input, in one pass over params
+//
+// A loss declares `is_loss = true`, name(), output_shape<R> = R, and:
+//   static constexpr bool accepts_class_labels;      Labels<B> as targets (else only target rows)
+//   static constexpr bool outputs_probabilities;     its predictions differ from the last layer's outputs
+//   loss(outputs, targets, predictions, gradient, rows, cols) -> T   for target rows (const T*) and, if it
+//                                                    accepts them, labels (const std::uint32_t*, each below
+//                                                    cols: the network checks); gradient may be null
+//   predict(outputs, predictions, rows, cols)        what Network::predict returns (in place allowed)
+//
+// The concepts below check a type against the contract where the user names the network; a type that does
+// not follow it is one error naming its position: follows_layer_contract<layer_index<I>, Type, ...>.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <tuple>
+
+#include "typenet/core/matrix_view.hpp"
+#include "typenet/core/shape.hpp"
+#include "typenet/kernels/kernels.hpp"
+
+namespace typenet {
+
+// What a parameter tensor is, for the optimizers (all alike), the model file and the gradient check.
+enum class TensorKind : std::uint8_t { weights, bias };
+
+inline const char* to_string(TensorKind kind) {
+  switch (kind) {
+    case TensorKind::weights:
+      return "weights";
+    case TensorKind::bias:
+      return "bias";
+  }
+  return "?";
+}
+
+// One entry of Parameters::tensors(): a kind and the member that holds the tensor.
+template <class P, class M>
+struct TensorMember {
+  TensorKind kind;
+  M P::*member;
+};
+template <class P, class M>
+constexpr TensorMember<P, M> tensor(TensorKind kind, M P::*member) {
+  return {kind, member};
+}
+
+// The parameters of a layer that has none.
+struct NoParameters {
+  static constexpr auto tensors() { return std::tuple<>{}; }
+};
+
+namespace kernels {
+class ThreadPool;
+}
+
+// What a layer's forward and backward pass get besides their tensors.
+template <class T>
+struct LayerContext {
+  kernels::ThreadPool* pool = nullptr;  // worker threads for large products (null: the calling thread)
+  T* kept = nullptr;                    // rows * kept_per_row values, the same in forward and backward
+  bool training = true;                 // false in predict() and the loss-only passes
+};
+
+// Tags that name the layer and what it receives in the compiler's messages.
+template <std::size_t Index>
+struct layer_index {};
+template <std::size_t... Dims>
+struct previous_layer_outputs {};
+
+namespace detail {
+
+template <class L>
+concept named_layer = requires {
+  { L::name() } -> std::convertible_to<std::string>;
+};
+
+template <class L>
+concept shaped_layer = requires {
+  typename L::template output_shape<Shape<1>>;
+};
+
+template <class L>
+concept elementwise_layer = named_layer<L> && requires {
+  { L::activation } -> std::convertible_to<kernels::Activation>;
+};
+
+template <class L>
+concept loss_layer = named_layer<L> && shaped_layer<L> && requires {
+  requires L::is_loss;
+  { L::accepts_class_labels } -> std::convertible_to<bool>;
+  { L::outputs_probabilities } -> std::convertible_to<bool>;
+};
+
+template <class L>
+constexpr bool fuses_activation() {
+  if constexpr (requires { L::fuses_activation; })
+    return L::fuses_activation;
+  else
+    return false;
+}
+
+template <class L>
+constexpr std::size_t kept_per_row() {
+  if constexpr (requires { L::kept_per_row; })
+    return L::kept_per_row;
+  else
+    return 0;
+}
+
+template <class L, class T>
+concept has_parameters = requires {
+  typename L::template Parameters<T>;
+};
+
+template <class L, class T>
+using parameters_of = typename L::template Parameters<T>;
+
+// forward and backward_input callable as the network calls them, on In and one row of T.
+template <class L, class In, class T>
+concept computes_on = has_parameters<L, T> &&
+    requires(const parameters_of<L, T>& p, parameters_of<L, T>& g, MatrixView<const T, 1, In::size> in,
+             MatrixView<T, 1, In::size> d_in, MatrixView<T, 1, L::template output_shape<In>::size> out,
+             MatrixView<const T, 1, L::template output_shape<In>::size> d_out, const LayerContext<T>& ctx,
+             kernels::Activation act) {
+  requires(fuses_activation<L>() ? requires { L::forward(p, in, out, act, ctx); }
+                                 : requires { L::forward(p, in, out, ctx); });
+  requires(fuses_activation<L>() ? requires { L::backward_input(p, d_out, in, d_in, act, ctx); }
+                                 : requires { L::backward_input(p, d_out, in, d_in, ctx); });
+  requires(std::tuple_size_v<decltype(parameters_of<L, T>::tensors())> == 0 ||
+           requires { L::backward_params(in, d_out, g, ctx); });
+};
+
+template <class L, class R>
+struct fitted {
+  using type = L;
+};
+template <class L, class R>
+requires requires {
+  typename L::template fitted_to<R>;
+}
+struct fitted<L, R> {
+  using type = typename L::template fitted_to<R>;
+};
+// The layer as the network builds it when it receives R.
+template <class L, class R>
+using fitted_t = typename fitted<L, R>::type;
+
+// Does L follow the contract when it receives R?
+template <class L, class R>
+concept layer_at = named_layer<L> && shaped_layer<L> &&
+    (elementwise_layer<L> || loss_layer<L> || computes_on<fitted_t<L, R>, R, float>);
+
+}  // namespace detail
+}  // namespace typenet
