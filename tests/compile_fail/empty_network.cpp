@@ -1,0 +1,15 @@
+// EXPECT: layer_count<0>
+// EXPECT: a network needs layers, and a loss last
+#include <typenet/typenet.hpp>
+
+using namespace typenet;
+#ifdef TYPENET_EXPECT_SUCCESS
+using Net = Network<Dense<4, 2>, SoftmaxCrossEntropy>;
+#else
+using Net = Network<>;
+#endif
+
+int main() {
+  Net net;
+  return net.classify(Matrix<float, 1, Net::input_width>{}).size() == 1 ? 0 : 1;
+}
