@@ -1,7 +1,7 @@
 // Seed 001: the 2-layer ReLU network worked by hand, built as a typenet network and differentiated by
 // typenet's own backward pass (through the Trainer, at learning rate 0 so the weights stay put).
-//   x = [1, 2], y = 3, W1 = [[0.5, 0.3], [0.2, 0.4]], b1 = [0.1, 0.2], W2 = [0.6, 0.8], b2 = 0.1, L = 1/2 (h2
-//   - y)^2
+//   x = [1, 2], y = 3, W1 = [[0.5, 0.3], [0.2, 0.4]], b1 = [0.1, 0.2], W2 = [0.6, 0.8], b2 = 0.1,
+//   L = 1/2 (h2 - y)^2
 // The seed writes z1 = W1 x (W1 is Out x In); typenet writes z1 = x W (W is In x Out), so W holds W1^T and
 // the weight gradients print transposed relative to the seed.
 #include <cstdio>
@@ -13,23 +13,13 @@ using namespace typenet;
 int main() {
   using Net = BasicNetwork<double, Dense<2, 2>, ReLU, Dense<2, 1>, MeanSquaredError>;
   Net net;
-  auto& l1 = net.layer<0>();
-  l1.weights(0, 0) = 0.5;  // W1^T
-  l1.weights(0, 1) = 0.2;
-  l1.weights(1, 0) = 0.3;
-  l1.weights(1, 1) = 0.4;
-  l1.bias(0, 0) = 0.1;
-  l1.bias(0, 1) = 0.2;
-  auto& l2 = net.layer<2>();
-  l2.weights(0, 0) = 0.6;
-  l2.weights(1, 0) = 0.8;
-  l2.bias(0, 0) = 0.1;
+  net.layer<0>().weights = Matrix<double, 2, 2>({{0.5, 0.2}, {0.3, 0.4}});
+  net.layer<0>().bias = RowVector<double, 2>({{0.1, 0.2}});
+  net.layer<2>().weights = Matrix<double, 2, 1>({{0.6}, {0.8}});
+  net.layer<2>().bias = RowVector<double, 1>({{0.1}});
 
-  Matrix<double, 1, 2> x;
-  x(0, 0) = 1;
-  x(0, 1) = 2;
-  Matrix<double, 1, 1> y;
-  y(0, 0) = 3;
+  const Matrix<double, 1, 2> x({{1, 2}});
+  const Matrix<double, 1, 1> y({{3}});
 
   std::printf("Forward\n");
   std::printf("  h2 = %.4f\n", net.predict(x)(0, 0));  // 1.78

@@ -104,13 +104,10 @@ using HandNet = BasicNetwork<double, Dense<2, 2>, ReLU, Dense<2, 1>, MeanSquared
 // The seed writes z1 = W1 x + b1 with W1 = [[0.5, 0.3], [0.2, 0.4]] (Out x In); typenet's weights are
 // In x Out (z1 = x W + b), so W holds the seed's W1 transposed.
 void set_seed001_weights(HandNet& net) {
-  auto& l1 = net.layer<0>();
-  l1.weights(0, 0) = 0.5, l1.weights(0, 1) = 0.2;
-  l1.weights(1, 0) = 0.3, l1.weights(1, 1) = 0.4;
-  l1.bias(0, 0) = 0.1, l1.bias(0, 1) = 0.2;
-  auto& l2 = net.layer<2>();
-  l2.weights(0, 0) = 0.6, l2.weights(1, 0) = 0.8;
-  l2.bias(0, 0) = 0.1;
+  net.layer<0>().weights = Matrix<double, 2, 2>({{0.5, 0.2}, {0.3, 0.4}});
+  net.layer<0>().bias = RowVector<double, 2>({{0.1, 0.2}});
+  net.layer<2>().weights = Matrix<double, 2, 1>({{0.6}, {0.8}});
+  net.layer<2>().bias = RowVector<double, 1>({{0.1}});
 }
 
 struct HandResult {
@@ -124,10 +121,8 @@ struct HandResult {
 HandResult seed001_backward() {
   HandNet net;
   set_seed001_weights(net);
-  Matrix<double, 1, 2> x;
-  x(0, 0) = 1, x(0, 1) = 2;
-  Matrix<double, 1, 1> y;
-  y(0, 0) = 3;
+  const Matrix<double, 1, 2> x({{1, 2}});
+  const Matrix<double, 1, 1> y({{3}});
 
   HandResult r{};
   detail::Backprop<HandNet> backprop;
@@ -149,16 +144,23 @@ HandResult seed001_backward() {
 // The same gradients as the trainer stores them (Adam at learning rate 0 leaves the weights alone).
 HandNet::Parameters seed001_trainer_gradients(double& loss, HandNet& net) {
   set_seed001_weights(net);
-  Matrix<double, 1, 2> x;
-  x(0, 0) = 1, x(0, 1) = 2;
-  Matrix<double, 1, 1> y;
-  y(0, 0) = 3;
+  const Matrix<double, 1, 2> x({{1, 2}});
+  const Matrix<double, 1, 1> y({{3}});
   Trainer trainer(net, Adam{.learning_rate = 0});
   loss = trainer.step(x, y);
   return trainer.gradients();
 }
 
 }  // namespace
+
+TEST_CASE("A Matrix from nested braces holds them row by row, the missing values zero", "[matrix]") {
+  const Matrix<double, 2, 3> m({{1, 2, 3}, {4, 5}});
+  CHECK(m(0, 0) == 1);
+  CHECK(m(0, 2) == 3);
+  CHECK(m(1, 0) == 4);
+  CHECK(m(1, 1) == 5);
+  CHECK(m(1, 2) == 0);
+}
 
 TEST_CASE("Seed 001: 2-layer ReLU network, forward and backward by hand", "[seeds][backprop]") {
   const HandResult r = seed001_backward();
@@ -200,10 +202,8 @@ TEST_CASE("Seed 001 through the Trainer and compute_gradients gives the same num
   // Learning rate 0: the weights are still the seed's.
   CHECK(net.layer<0>().weights(0, 1) == 0.2);
 
-  Matrix<double, 1, 2> x;
-  x(0, 0) = 1, x(0, 1) = 2;
-  Matrix<double, 1, 1> y;
-  y(0, 0) = 3;
+  const Matrix<double, 1, 2> x({{1, 2}});
+  const Matrix<double, 1, 1> y({{3}});
   const NetworkGradients<HandNet> direct = compute_gradients(net, x, y);
   CHECK(direct.loss == Approx(0.7442).margin(eps));
   CHECK(direct.parameters.layer<0>().weights(1, 0) == Approx(-1.464).margin(eps));

@@ -26,6 +26,11 @@ class Matrix {
 
   // Zero-filled.
   Matrix() : data_(static_cast<T*>(::operator new[](bytes(), std::align_val_t{alignment}))) { fill(T(0)); }
+  // From nested braces, row by row: Matrix<double, 2, 3> m({{1, 2, 3}, {4, 5, 6}}). A row or value too many
+  // does not compile; missing ones are zero, as in any array.
+  Matrix(const T (&values)[Rows][Cols]) : Matrix() {
+    for (std::size_t r = 0; r < Rows; ++r) std::copy_n(values[r], Cols, data() + r * Cols);
+  }
   Matrix(const Matrix& other) : Matrix() { std::copy_n(other.data(), size, data()); }
   Matrix(Matrix&&) noexcept = default;
   Matrix& operator=(const Matrix& other) {
