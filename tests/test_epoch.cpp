@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "typenet/introspect/gradients.hpp"
+#include "typenet/introspect/loss.hpp"
 #include "typenet/io/model_file.hpp"
 #include "typenet/layers/activations.hpp"
 #include "typenet/layers/dense.hpp"
@@ -127,4 +129,45 @@ TEST_CASE("a data set of the wrong image size is rejected") {
   Trainer trainer(net, SGD{});
   REQUIRE_THROWS_AS(train_epoch<8>(trainer, data, 1, 0), DataError);
   REQUIRE_THROWS_AS(accuracy(net, data), DataError);
+}
+
+// A label at or past the network's output width is a LabelError naming the value and the limit, in every
+// function that indexes with it (before, accuracy and confusion_matrix wrote past their counts: ASan found a
+// heap-buffer-overflow when a 5-class network was evaluated on Fashion-MNIST's 10 classes).
+TEST_CASE("labels past the network's classes are a LabelError in every function that takes them",
+          "[labels]") {
+  using FiveClasses = Network<Dense<784, 5>, SoftmaxCrossEntropy>;
+  const Dataset data = synthetic(40);  // labels 0..9
+  FiveClasses net{HeNormal{.seed = 1}};
+  const std::string expected =
+      "dataset: label 5 of sample 5 is not a class index below 5 (the network's output width)";
+  CHECK_THROWS_MATCHES(accuracy(net, data), LabelError, Catch::Matchers::Message(expected));
+  CHECK_THROWS_MATCHES(confusion_matrix(net, data), LabelError, Catch::Matchers::Message(expected));
+  CHECK_THROWS_MATCHES(predict_classes(net, data), LabelError, Catch::Matchers::Message(expected));
+  Trainer trainer(net, SGD{.learning_rate = 0.1});
+  const auto before = encode_model(net);
+  CHECK_THROWS_MATCHES(train_epoch<8>(trainer, data, 1, 0), LabelError, Catch::Matchers::Message(expected));
+  CHECK(encode_model(net) == before);  // nothing trained on half-checked data
+
+  Matrix<float, 2, 784> x;
+  CHECK_THROWS_MATCHES(trainer.step(x, Labels<2>{1, 7}), LabelError,
+                       Catch::Matchers::Message("typenet: label 7 in row 1 is not a class index below 5 (the "
+                                                "network's output width)"));
+  CHECK_THROWS_AS(loss(net, x, Labels<2>{5, 0}), LabelError);
+  CHECK_THROWS_AS(compute_gradients(net, x, Labels<2>{5, 0}), LabelError);
+  // Every typenet error shares one base.
+  CHECK_THROWS_AS(accuracy(net, data), Error);
+}
+
+TEST_CASE("a Dataset whose vectors disagree with its count is a DataError, not a read past its end",
+          "[labels]") {
+  Dataset data = synthetic(10);
+  Net net;
+  data.labels.pop_back();
+  CHECK_THROWS_MATCHES(accuracy(net, data), DataError,
+                       Catch::Matchers::Message("dataset: labels: expected 10 (one per image), found 9"));
+  data = synthetic(10);
+  data.images.resize(9 * 784);
+  CHECK_THROWS_MATCHES(accuracy(net, data), DataError,
+                       Catch::Matchers::Message("dataset: images: expected 10 x 784 values, found 7056"));
 }

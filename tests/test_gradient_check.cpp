@@ -237,5 +237,5 @@ TEST_CASE("loss() is the forward-only loss the backward pass reports", "[gradien
 
   using Classifier = BasicNetwork<double, Dense<5, 3>, SoftmaxCrossEntropy>;
   Classifier classifier;
-  CHECK_THROWS_AS(loss(classifier, x, Labels<6>{0, 1, 2, 3, 0, 1}), std::out_of_range);  // 3 is no class
+  CHECK_THROWS_AS(loss(classifier, x, Labels<6>{0, 1, 2, 3, 0, 1}), LabelError);  // 3 is no class
 }

@@ -294,6 +294,23 @@ Dataset load_idx_dataset(const std::filesystem::path& images_path, const std::fi
   return data;
 }
 
+void Dataset::check_fits(std::size_t input_width, std::size_t classes) const {
+  if (image_size() != input_width)
+    throw DataError("dataset: image size: expected " + std::to_string(input_width) +
+                    " pixels (the network's input width), found " + std::to_string(image_size()));
+  if (images.size() != count * image_size())
+    throw DataError("dataset: images: expected " + std::to_string(count) + " x " +
+                    std::to_string(image_size()) + " values, found " + std::to_string(images.size()));
+  if (labels.size() != count)
+    throw DataError("dataset: labels: expected " + std::to_string(count) + " (one per image), found " +
+                    std::to_string(labels.size()));
+  for (std::size_t i = 0; i < count; ++i)
+    if (labels[i] >= classes)
+      throw LabelError("dataset: label " + std::to_string(labels[i]) + " of sample " + std::to_string(i) +
+                       " is not a class index below " + std::to_string(classes) +
+                       " (the network's output width)");
+}
+
 Dataset first_samples(const Dataset& data, std::size_t n) {
   Dataset out;
   out.count = std::min(n, data.count);

@@ -19,12 +19,14 @@
 #include <string>
 #include <vector>
 
+#include "typenet/core/error.hpp"
+
 namespace typenet {
 
 // A data file that cannot be used: missing, unreadable, malformed, or not what the network expects.
-class DataError : public std::runtime_error {
+class DataError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  using Error::Error;
 };
 
 // One IDX array of unsigned bytes: its dimensions and its elements.
@@ -63,6 +65,11 @@ struct Dataset {
 
   std::size_t image_size() const { return rows * cols; }
   const float* image(std::size_t i) const { return images.data() + i * image_size(); }
+
+  // Before a network reads it: count images of `input_width` pixels and count labels, each below `classes`.
+  // A DataError names what does not fit (a Dataset built by hand can hold anything), a LabelError the
+  // first label out of range, with its sample.
+  void check_fits(std::size_t input_width, std::size_t classes) const;
 };
 
 // Loads and cross-checks an image file (3 dimensions) and a label file (1 dimension).

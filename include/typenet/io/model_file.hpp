@@ -40,11 +40,13 @@
 
 #include "typenet/network/parameters.hpp"
 
+#include "typenet/core/error.hpp"
+
 namespace typenet {
 
-class ModelFileError : public std::runtime_error {
+class ModelFileError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  using Error::Error;
 };
 
 inline constexpr std::uint32_t model_file_version = 2;

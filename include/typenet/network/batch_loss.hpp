@@ -6,18 +6,20 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <stdexcept>
 #include <string>
+
+#include "typenet/core/error.hpp"
 
 namespace typenet::detail {
 
-// A label must index one of the Classes outputs; std::out_of_range names the first that does not.
+// A label must index one of the Classes outputs; a LabelError names the first that does not.
 template <std::size_t Classes, std::size_t B>
 void check_labels(const std::array<std::uint32_t, B>& labels) {
   for (std::size_t r = 0; r < B; ++r)
     if (labels[r] >= Classes)
-      throw std::out_of_range("typenet: label " + std::to_string(labels[r]) + " in row " + std::to_string(r) +
-                              " is not a class index below " + std::to_string(Classes));
+      throw LabelError("typenet: label " + std::to_string(labels[r]) + " in row " + std::to_string(r) +
+                       " is not a class index below " + std::to_string(Classes) +
+                       " (the network's output width)");
 }
 
 // Loss of B rows of `outputs` (the last layer's, Width wide) against `targets`: Labels<B> or a B x Width

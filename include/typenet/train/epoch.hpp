@@ -85,12 +85,6 @@ constexpr std::size_t next_smaller_batch(std::size_t b) {
   return 0;
 }
 
-inline void check_image_width(const Dataset& data, std::size_t input_width) {
-  if (data.image_size() != input_width)
-    throw DataError("dataset: image size: expected " + std::to_string(input_width) +
-                    " pixels (the network's input width), found " + std::to_string(data.image_size()));
-}
-
 // Asks the memory system for the images of samples order[begin, end) ahead of their use: a shuffled batch
 // gathers whole images from all over the dataset (188 MB of floats for Fashion-MNIST's training set), and
 // without this the gather waited on DRAM for about a tenth of the trainer's time. Issued before a step, the
@@ -159,7 +153,8 @@ template <std::size_t B, class Trainer>
 EpochStats train_epoch(Trainer& trainer, const Dataset& data, std::uint64_t seed, std::size_t epoch,
                        const EpochProgress& progress = {}) {
   static_assert(B > 0, "typenet::train_epoch: the batch size must be positive");
-  detail::check_image_width(data, detail::trained_network<Trainer>::input_width);
+  data.check_fits(detail::trained_network<Trainer>::input_width,
+                  detail::trained_network<Trainer>::output_width);
   const std::vector<std::uint32_t> order = epoch_order(data.count, seed, epoch);
   EpochStats stats;
   std::vector<double> norm_sums(detail::trained_network<Trainer>::stage_count, 0.0);

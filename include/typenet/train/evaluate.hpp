@@ -37,9 +37,7 @@ struct ConfusionMatrix {
 template <class Net>
 std::vector<std::uint32_t> predict_classes(Net& net, const Dataset& data) {
   using T = typename Net::scalar_type;
-  if (data.image_size() != Net::input_width)
-    throw DataError("dataset: image size: expected " + std::to_string(Net::input_width) +
-                    " pixels (the network's input width), found " + std::to_string(data.image_size()));
+  data.check_fits(Net::input_width, Net::output_width);
   if (data.count == 0) return {};
   if constexpr (std::is_same_v<T, float>) {
     return net.classify(
@@ -50,6 +48,7 @@ std::vector<std::uint32_t> predict_classes(Net& net, const Dataset& data) {
   }
 }
 
+// Every label of `data` must be below the network's output width (a LabelError names the first that is not).
 template <class Net>
 ConfusionMatrix confusion_matrix(Net& net, const Dataset& data) {
   ConfusionMatrix m{Net::output_width, std::vector<std::size_t>(Net::output_width * Net::output_width, 0)};

@@ -10,10 +10,12 @@
 
 #include "typenet/kernels/kernels.hpp"
 
+#include "typenet/core/error.hpp"
+
 namespace typenet {
 
-struct NonFiniteError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+struct NonFiniteError : Error {
+  using Error::Error;
 };
 
 namespace detail {
