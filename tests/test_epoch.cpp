@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "typenet/introspect/gradients.hpp"
@@ -71,7 +72,7 @@ TEST_CASE("uniform_below stays in range") {
 }
 
 TEST_CASE("every sample is trained once, the trailing partial batch included") {
-  const Dataset data = synthetic(300);  // 9 batches of 32, then 12 = 8 + 1 + 1 + 1 + 1
+  const Dataset data = synthetic(300);  // 9 batches of 32, then one step of the 12 left
   Net net;
   Trainer trainer(net, SGD{.learning_rate = 0.1});
   std::size_t last_done = 0, calls = 0;
@@ -82,12 +83,39 @@ TEST_CASE("every sample is trained once, the trailing partial batch included") {
     ++calls;
   });
   REQUIRE(stats.samples == 300);
-  REQUIRE(stats.steps == 9 + 5);
+  REQUIRE(stats.steps == 9 + 1);
   REQUIRE(calls == stats.steps);
   REQUIRE(last_done == 300);
   REQUIRE(stats.mean_loss > 0);
   REQUIRE(stats.mean_gradient_norms.size() == 2);
   REQUIRE(stats.mean_gradient_norms[0] > 0);
+}
+
+TEST_CASE("a step on a batch of run-time size is the step of that compile-time size, bit for bit") {
+  const Dataset data = synthetic(12);
+  Matrix<float, 12, 784> x;
+  Labels<12> labels;
+  for (std::size_t r = 0; r < 12; ++r) {
+    std::copy(data.image(r), data.image(r) + 784, x.data() + r * 784);
+    labels[r] = data.labels[r];
+  }
+  Net fixed{HeNormal{.seed = 3}}, dynamic{HeNormal{.seed = 3}};
+  Trainer a(fixed, Adam{}), b(dynamic, Adam{});
+  for (int i = 0; i < 3; ++i) {
+    const float la = a.step(x, labels);
+    const float lb = b.step(MatrixView<const float, dynamic_rows, 784>(x.data(), 12),
+                            std::span<const std::uint32_t>(labels.data(), 12));
+    REQUIRE(la == lb);
+  }
+  REQUIRE(encode_model(fixed) == encode_model(dynamic));
+
+  // Row counts known only at run time are checked then.
+  CHECK_THROWS_MATCHES(b.step(MatrixView<const float, dynamic_rows, 784>(x.data(), 12),
+                              std::span<const std::uint32_t>(labels.data(), 11)),
+                       Error, Catch::Matchers::Message("typenet: the step has 12 input rows and 11 targets"));
+  CHECK_THROWS_AS(b.step(MatrixView<const float, dynamic_rows, 784>(x.data(), 0),
+                         std::span<const std::uint32_t>(labels.data(), 0)),
+                  Error);
 }
 
 TEST_CASE("same seed, one thread: bit-identical weights after one epoch") {

@@ -1,11 +1,13 @@
 // Trainer::step allocates nothing once the trainer is built. This file replaces the global operator new and
 // delete (every form) with counting versions, so it is its own test executable.
+#include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
+#include <span>
 #include <vector>
 
 #include "../src/kernels/scratch_probe.hpp"
@@ -171,6 +173,23 @@ TEST_CASE("Trainer::step allocates nothing after construction", "[allocation]") 
   CHECK(allocations_in_steps<Classifier>(SGD{.learning_rate = 0.01}, x, labels, {.check_finite = true}) == 0);
   CHECK(allocations_in_steps<Classifier>(Adam{.learning_rate = 1e-3}, x, labels, {.check_finite = true}) ==
         0);
+}
+
+TEST_CASE("Trainer::step on a batch whose size is known at run time allocates nothing", "[allocation]") {
+  const auto x = random_matrix<float, 16, 32>(1);
+  std::array<std::uint32_t, 16> labels{};
+  for (std::size_t r = 0; r < 16; ++r) labels[r] = std::uint32_t(r % 10);
+  Classifier net{HeNormal{.seed = 1}};
+  Trainer trainer(net, SGD{.learning_rate = 0.01});
+  allocations = 0;
+  counting = true;
+  float loss = 0;
+  for (std::size_t rows = 1; rows <= 16; ++rows)  // every size up to the batch, each one step
+    loss += trainer.step(MatrixView<const float, dynamic_rows, 32>(x.data(), rows),
+                         std::span<const std::uint32_t>(labels.data(), rows));
+  counting = false;
+  CHECK(std::isfinite(loss));
+  CHECK(allocations == 0);
 }
 
 TEST_CASE("Trainer::step told the next input (batch 1) allocates nothing after construction",

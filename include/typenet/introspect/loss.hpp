@@ -25,8 +25,8 @@ class LossEvaluator {
   template <class Targets>
   T operator()(const Net& net, MatrixView<const T, B, Net::input_width> x, const Targets& targets) {
     net.template forward<B>(x, work_, nullptr, false);
-    return detail::batch_loss<typename Net::loss_type, Net::output_width, B>(
-        work_.template output<B, Net::stage_count - 1>().data(), targets,
+    return detail::batch_loss<typename Net::loss_type, Net::output_width>(
+        work_.template output<B, Net::stage_count - 1>().data(), targets, B,
         work_.template predictions<B>().data(), static_cast<T*>(nullptr));
   }
 

@@ -7,7 +7,12 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string>
 #include <type_traits>
+
+#include "typenet/core/error.hpp"
+#include "typenet/core/matrix_view.hpp"
 
 namespace typenet {
 
@@ -141,6 +146,14 @@ struct targets_shape<std::array<std::uint32_t, R>> {
   static constexpr std::size_t rows = R, width = 0;
   using scalar = void;
 };
+// A span of labels: as many rows as it has elements (checked at run time when its extent is dynamic).
+template <class L, std::size_t Extent>
+requires std::is_same_v<std::remove_const_t<L>, std::uint32_t>
+struct targets_shape<std::span<L, Extent>> {
+  static constexpr bool known = true, labels = true;
+  static constexpr std::size_t rows = Extent == std::dynamic_extent ? dynamic_rows : Extent, width = 0;
+  using scalar = void;
+};
 template <template <class, std::size_t, std::size_t> class M, class U, std::size_t R, std::size_t W>
 struct targets_shape<M<U, R, W>> {
   static constexpr bool known = true, labels = false;
@@ -156,7 +169,8 @@ constexpr bool check_step_arguments() {
   check_scalar_type<network_scalar<typename Net::scalar_type>, given_scalar<U>>();
   check_input_width<network_input_width<Net::input_width>, given_width<Width>>();
   if constexpr (Shape::known) {
-    check_label_batch<input_batch<B>, label_batch<Shape::rows>>();
+    if constexpr (B != dynamic_rows && Shape::rows != dynamic_rows)  // else checked at run time
+      check_label_batch<input_batch<B>, label_batch<Shape::rows>>();
     if constexpr (Shape::labels) {
       check_loss_accepts_labels<typename Net::loss_type>();
     } else {
@@ -165,6 +179,27 @@ constexpr bool check_step_arguments() {
     }
   }
   return true;
+}
+
+// The rows of a step's targets, for the counts known only at run time.
+template <class Targets>
+std::size_t target_rows(const Targets& targets) {
+  if constexpr (requires { targets.row_count(); })
+    return targets.row_count();
+  else if constexpr (requires { Targets::rows; })
+    return Targets::rows;
+  else
+    return targets.size();
+}
+
+// A batch of `rows` inputs needs as many targets, and at least one.
+template <class Targets>
+void check_target_rows(std::size_t rows, const Targets& targets) {
+  const std::size_t given = target_rows(targets);
+  if (rows == 0) throw Error("typenet: a step needs at least one row");
+  if (given != rows)
+    throw Error("typenet: the step has " + std::to_string(rows) + " input rows and " + std::to_string(given) +
+                " targets");
 }
 
 // The same as one bool, so a function stops after a failed check (its static_assert is then the one error).
@@ -178,7 +213,8 @@ constexpr bool step_arguments_fit() {
                                  ? Net::loss_type::accepts_class_labels
                                  : std::is_same_v<typename Shape::scalar, typename Net::scalar_type> &&
                                        Shape::width == Net::output_width;
-    return std::is_same_v<U, typename Net::scalar_type> && Width == Net::input_width && Shape::rows == B &&
+    const bool rows_fit = Shape::rows == B || Shape::rows == dynamic_rows || B == dynamic_rows;
+    return std::is_same_v<U, typename Net::scalar_type> && Width == Net::input_width && rows_fit &&
            targets_fit;
   }
 }

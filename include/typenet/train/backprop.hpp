@@ -63,24 +63,24 @@ class Backprop {
 
   // Stage K's gradient dL/dz at its pre-activation in the last batch of B rows.
   template <std::size_t B, std::size_t K>
-  MatrixView<T, B, stage<K>::output_width> gradient() const {
-    return work_.template gradient<B, K>();
+  MatrixView<T, B, stage<K>::output_width> gradient(std::size_t rows = B) const {
+    return work_.template gradient<B, K>(rows);
   }
 
   // Stage K's output in the last batch of B rows (after its fused activation).
   template <std::size_t B, std::size_t K>
-  MatrixView<const T, B, stage<K>::output_width> output() const {
-    return work_.template output<B, K>();
+  MatrixView<const T, B, stage<K>::output_width> output(std::size_t rows = B) const {
+    return work_.template output<B, K>(rows);
   }
 
   // What the loss saw as the network's answer in the last batch of B rows: the probabilities
   // (SoftmaxCrossEntropy) or the outputs (MeanSquaredError).
   template <std::size_t B>
-  MatrixView<const T, B, Net::output_width> loss_outputs() const {
+  MatrixView<const T, B, Net::output_width> loss_outputs(std::size_t rows = B) const {
     if constexpr (Net::loss_type::outputs_probabilities)
-      return work_.template predictions<B>();
+      return work_.template predictions<B>(rows);
     else
-      return work_.template output<B, stage_count - 1>();
+      return work_.template output<B, stage_count - 1>(rows);
   }
 
   // Forward, loss and backward for one batch. `targets` is Labels<B> or a B x Out matrix.
@@ -102,7 +102,7 @@ class Backprop {
       constexpr std::size_t K = decltype(k)::value;
       if constexpr (holds_tensors<stage_parameters<K>>)
         stage<K>::layer::backward_params(in, g, gradients.template layer<stage<K>::position>(),
-                                         context<K>(B));
+                                         context<K>(x_rows_));
     };
   }
 
@@ -135,15 +135,15 @@ class Backprop {
             std::memcpy(lookahead_input_.data(), next, sizeof(T) * Net::input_width);
             lookahead_ready_ = true;
           } else {
-            L::backward_params_sgd(in, g, parameters, learning_rate, context<K>(B));
+            L::backward_params_sgd(in, g, parameters, learning_rate, context<K>(x_rows_));
           }
         } else {
           if constexpr (K > 0) backward_input<B, K>(net, in, g);
           if constexpr (has_fused_sgd<stage<K>, T, B>) {
-            L::backward_params_sgd(in, g, parameters, learning_rate, context<K>(B));
+            L::backward_params_sgd(in, g, parameters, learning_rate, context<K>(x_rows_));
           } else {
             auto& grads = scratch.template layer<P>();
-            L::backward_params(in, g, grads, context<K>(B));
+            L::backward_params(in, g, grads, context<K>(x_rows_));
             std::apply(
                 [&](auto... m) {
                   (kernels::sgd_update((parameters.*(m.member)).data(), (grads.*(m.member)).data(),
@@ -181,7 +181,8 @@ class Backprop {
   template <std::size_t B, class Targets, class StageBackward>
   T walk(Net& net, MatrixView<const T, B, Net::input_width> x, const Targets& targets,
          StageBackward&& stage_backward) {
-    reserve_rows(B);  // a no-op once the workspace fits B rows
+    x_rows_ = x.row_count();  // B, or the count of a batch whose size is known at run time
+    reserve_rows(x_rows_);    // a no-op once the workspace fits that many rows
     ++step_;
     // A lookahead serves only the run right after it, only on the input it was computed for and only if the
     // network was not handed out for writing in between.
@@ -197,12 +198,12 @@ class Backprop {
     } else {
       std::as_const(net).template forward<B, 0>(x, work_, pool_, true);
     }
-    const T loss = loss_and_gradient<B>(targets);
+    const T loss = loss_and_gradient<B>(targets, x_rows_);
     if (check_finite_) require_finite_forward<B>(loss);
     for_each_index<stage_count, true>([&](auto k) {
       constexpr std::size_t K = decltype(k)::value;
       using S = stage<K>;
-      MatrixView<const T, B, S::output_width> g = gradient<B, K>();
+      MatrixView<const T, B, S::output_width> g = gradient<B, K>(x_rows_);
       gradient_norms_[K] = std::sqrt(kernels::sum_of_squares(g.data(), g.size()));
       if (check_finite_)
         require_finite(g.data(), g.size(), S::output_width, step_,
@@ -210,7 +211,8 @@ class Backprop {
       if constexpr (K == 0)
         stage_backward(k, x, g);
       else
-        stage_backward(k, MatrixView<const T, B, S::input_width>(work_.template output<B, K - 1>()), g);
+        stage_backward(k, MatrixView<const T, B, S::input_width>(work_.template output<B, K - 1>(x_rows_)),
+                       g);
     });
     lookahead_access_count_ = net.writable_access_count();  // after this walk's own updates
     return loss;
@@ -224,11 +226,11 @@ class Backprop {
     using S = stage<K>;
     constexpr kernels::Activation in_act = stage<K - 1>::activation;
     const auto& p = net.template layer<S::position>();
-    MatrixView<T, B, S::input_width> d_in = gradient<B, K - 1>();
+    MatrixView<T, B, S::input_width> d_in = gradient<B, K - 1>(x_rows_);
     if constexpr (fuses_activation<typename S::layer>()) {
-      S::layer::backward_input(p, g, in, d_in, in_act, context<K>(B));
+      S::layer::backward_input(p, g, in, d_in, in_act, context<K>(x_rows_));
     } else {
-      S::layer::backward_input(p, g, in, d_in, context<K>(B));
+      S::layer::backward_input(p, g, in, d_in, context<K>(x_rows_));
       if constexpr (in_act != kernels::Activation::identity)
         kernels::activation_backward(in.data(), d_in.data(), d_in.data(), d_in.size(), in_act);
     }
@@ -238,7 +240,7 @@ class Backprop {
   void require_finite_forward(T loss) {
     for_each_index<stage_count>([&](auto k) {
       using S = stage<decltype(k)::value>;
-      const auto out = work_.template output<B, decltype(k)::value>();
+      const auto out = work_.template output<B, decltype(k)::value>(x_rows_);
       require_finite(out.data(), out.size(), S::output_width, step_,
                      [] { return "the output of " + S::describe(); });
     });
@@ -246,13 +248,13 @@ class Backprop {
   }
 
   template <std::size_t B, class Targets>
-  T loss_and_gradient(const Targets& targets) {
+  T loss_and_gradient(const Targets& targets, std::size_t rows) {
     constexpr std::size_t last = stage_count - 1;
     constexpr std::size_t width = Net::output_width;
-    MatrixView<T, B, width> a = work_.template output<B, last>();
-    MatrixView<T, B, width> g = gradient<B, last>();
-    const T loss = detail::batch_loss<typename Net::loss_type, width, B>(
-        a.data(), targets, work_.template predictions<B>().data(), g.data());
+    MatrixView<T, B, width> a = work_.template output<B, last>(rows);
+    MatrixView<T, B, width> g = gradient<B, last>(rows);
+    const T loss = detail::batch_loss<typename Net::loss_type, width>(
+        a.data(), targets, rows, work_.template predictions<B>(rows).data(), g.data());
     // The loss saw the activation's output: take its derivative into g as well.
     constexpr auto act = stage<last>::activation;
     if constexpr (act != kernels::Activation::identity)
@@ -268,6 +270,7 @@ class Backprop {
   std::uint64_t lookahead_access_count_ = 0;  // the network's writable_access_count() when it was made
   std::array<T, stage_count> gradient_norms_{};
   std::uint64_t step_ = 0;
+  std::size_t x_rows_ = 0;  // the rows of the batch being run
   bool check_finite_ = false;
   kernels::ThreadPool* pool_ = nullptr;
 };

@@ -7,9 +7,9 @@
 // does not, so a seed gives the same order (and, on one thread, the same weights) everywhere.
 //
 // The batch size B is a compile-time constant of Trainer::step. When B does not divide the sample count,
-// the trailing partial batch is still trained: as steps of the next smaller sizes of {128, 64, 32, 16, 8, 1}
-// (e.g. 27 left over at B = 32: 16 + 8 + 1 + 1 + 1), so every sample is used once per epoch. Like the
-// smaller last batch of other frameworks, each of these steps averages its loss over its own rows.
+// the trailing partial batch is one step of its real size (a batch of dynamic_rows; e.g. 27 left over at
+// B = 32: one step of 27), so every sample is used once per epoch; as PyTorch's DataLoader does, that step
+// averages its loss over its own rows.
 #pragma once
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <random>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -77,14 +78,6 @@ namespace detail {
 template <class Trainer>
 using trained_network = std::remove_reference_t<decltype(std::declval<Trainer&>().network())>;
 
-inline constexpr std::array<std::size_t, 7> remainder_batch_sizes = {256, 128, 64, 32, 16, 8, 1};
-
-constexpr std::size_t next_smaller_batch(std::size_t b) {
-  for (std::size_t size : remainder_batch_sizes)
-    if (size < b) return size;
-  return 0;
-}
-
 // Asks the memory system for the images of samples order[begin, end) ahead of their use: a shuffled batch
 // gathers whole images from all over the dataset (188 MB of floats for Fashion-MNIST's training set), and
 // without this the gather waited on DRAM for about a tenth of the trainer's time. Issued before a step, the
@@ -98,51 +91,55 @@ inline void prefetch_images(const Dataset& data, const std::vector<std::uint32_t
   }
 }
 
-// Steps of B rows while at least B samples are left, then hands the rest to the next smaller size.
+// Steps of B rows while at least B samples are left, then one step of the rows that are left.
 template <std::size_t B, class Trainer>
 void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std::uint32_t>& order,
                     std::size_t& position, EpochStats& stats, std::vector<double>& norm_sums,
                     const EpochProgress& progress) {
   using T = typename Trainer::T;
   constexpr std::size_t width = trained_network<Trainer>::input_width;
-  if (order.size() - position >= B) {
-    // This step's batch and the next one's, gathered before this step runs: Trainer::step(x, labels, next)
-    // can then start the next step (at batch 1 it computes the first layer for it while updating W1).
-    std::array<Matrix<T, B, width>, 2> x;
-    std::array<Labels<B>, 2> labels;
-    auto gather = [&](std::size_t begin, std::size_t slot) {
-      for (std::size_t r = 0; r < B; ++r) {
-        const std::uint32_t sample = order[begin + r];
-        const float* image = data.image(sample);
-        std::copy(image, image + width, x[slot].data() + r * width);  // memmove for float networks
-        labels[slot][r] = data.labels[sample];
-      }
-    };
-    std::size_t current = 0;
-    gather(position, current);
-    while (order.size() - position >= B) {
-      const bool next_is_full = order.size() - position >= 2 * B;
-      if (next_is_full) gather(position + B, 1 - current);
-      prefetch_images(data, order, position + 2 * B, position + 3 * B);
-      const T loss = next_is_full ? trainer.step(x[current], labels[current], x[1 - current])
-                                  : trainer.step(x[current], labels[current]);
-      const auto outputs = trainer.template last_outputs<B>();
-      for (std::size_t r = 0; r < B; ++r) {
-        const T* row = outputs.data() + r * outputs.cols;
-        stats.correct += std::size_t(std::max_element(row, row + outputs.cols) - row) == labels[current][r];
-      }
-      position += B;
-      stats.mean_loss += double(loss) * B;
-      ++stats.steps;
-      const auto& norms = trainer.gradient_norms();
-      for (std::size_t k = 0; k < norms.size(); ++k) norm_sums[k] += double(norms[k]);
-      if (progress) progress(position, order.size());
-      current = 1 - current;
+  // This step's batch and the next one's, gathered before this step runs: Trainer::step(x, labels, next)
+  // can then start the next step (at batch 1 it computes the first layer for it while updating W1).
+  std::array<Matrix<T, B, width>, 2> x;
+  std::array<Labels<B>, 2> labels;
+  auto gather = [&](std::size_t begin, std::size_t slot, std::size_t rows) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      const std::uint32_t sample = order[begin + r];
+      const float* image = data.image(sample);
+      std::copy(image, image + width, x[slot].data() + r * width);  // memmove for float networks
+      labels[slot][r] = data.labels[sample];
     }
+  };
+  // Counts what the step of `rows` rows in `slot` got right, and its loss and gradient norms.
+  auto record = [&](std::size_t slot, std::size_t rows, T loss) {
+    const auto outputs = trainer.template last_outputs<dynamic_rows>(rows);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const T* row = outputs.data() + r * outputs.cols;
+      stats.correct += std::size_t(std::max_element(row, row + outputs.cols) - row) == labels[slot][r];
+    }
+    position += rows;
+    stats.mean_loss += double(loss) * double(rows);
+    ++stats.steps;
+    const auto& norms = trainer.gradient_norms();
+    for (std::size_t k = 0; k < norms.size(); ++k) norm_sums[k] += double(norms[k]);
+    if (progress) progress(position, order.size());
+  };
+  std::size_t current = 0;
+  if (order.size() - position >= B) gather(position, current, B);
+  while (order.size() - position >= B) {
+    const bool next_is_full = order.size() - position >= 2 * B;
+    if (next_is_full) gather(position + B, 1 - current, B);
+    prefetch_images(data, order, position + 2 * B, position + 3 * B);
+    const T loss = next_is_full ? trainer.step(x[current], labels[current], x[1 - current])
+                                : trainer.step(x[current], labels[current]);
+    record(current, B, loss);
+    current = 1 - current;
   }
-  if constexpr (next_smaller_batch(B) > 0) {
-    if (position < order.size())
-      train_in_steps<next_smaller_batch(B)>(trainer, data, order, position, stats, norm_sums, progress);
+  if (const std::size_t rest = order.size() - position; rest > 0) {
+    gather(position, current, rest);
+    const T loss = trainer.step(MatrixView<const T, dynamic_rows, width>(x[current].data(), rest),
+                                std::span<const std::uint32_t>(labels[current].data(), rest));
+    record(current, rest, loss);
   }
 }
 

@@ -66,6 +66,23 @@ class Trainer {
       return T(0);
   }
 
+  // A step on views of the caller's memory, so a custom loop need not copy: x is a MatrixView of B rows,
+  // where B may be dynamic_rows (a batch whose size is known at run time, such as an epoch's last partial
+  // batch: the step averages over its own rows); targets are Labels<B>, a std::span of class labels, or a
+  // Matrix or MatrixView of target rows. Row counts known only at run time are checked then (an Error
+  // naming both). A step allocates nothing while its rows fit TrainerOptions::reserve_rows.
+  template <class V, std::size_t B, std::size_t Width, class Targets>
+  T step(MatrixView<V, B, Width> x, const Targets& targets) {
+    using U = std::remove_const_t<V>;
+    detail::check_step_arguments<Net, U, B, Width, Targets>();
+    if constexpr (detail::step_arguments_fit<Net, U, B, Width, Targets>()) {
+      detail::check_target_rows(x.row_count(), targets);
+      return run<B>(MatrixView<const T, B, Width>(x.data(), x.row_count()), targets, nullptr);
+    } else {
+      return T(0);
+    }
+  }
+
   // A step that also starts the following one, whose input is `next`. At batch 1 with plain SGD (no
   // clipping) the first layer's update and its forward pass of `next` share one pass over the first layer's
   // weights, which a batch-1 step spends most of its time moving through the cache; the following
@@ -92,11 +109,11 @@ class Trainer {
   // ||dL/dz|| per stage (a layer with parameters and its activation) in the last step (seed 000 §4.3.6: the
   // gradient flow chart).
   const auto& gradient_norms() const { return backprop_.gradient_norms(); }
-  // The probabilities (or MSE outputs) of the last step, which had B rows: a running train accuracy costs
-  // no extra forward pass. Valid until the next step.
+  // The probabilities (or MSE outputs) of the last step, which had B rows (`rows` of them for
+  // dynamic_rows): a running train accuracy costs no extra forward pass. Valid until the next step.
   template <std::size_t B>
-  MatrixView<const T, B, Net::output_width> last_outputs() {
-    return backprop_.template loss_outputs<B>();
+  MatrixView<const T, B, Net::output_width> last_outputs(std::size_t rows = B) {
+    return backprop_.template loss_outputs<B>(rows);
   }
   // The parameter gradients of the last step; not written when plain SGD is fused into the backward pass.
   const Parameters& gradients() const { return gradients_; }
