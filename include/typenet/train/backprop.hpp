@@ -49,6 +49,16 @@ concept has_fused_sgd_and_forward = requires(parameters_of<typename S::layer, T>
   S::layer::sgd_then_forward(in, g, p, T(1), in, out, kernels::Activation::identity);
 };
 
+// What the finite check names: one function per stage type, shared by every batch size.
+template <class S>
+std::string describe_output(std::size_t) {
+  return "the output of " + S::describe();
+}
+template <class S>
+std::string describe_gradient(std::size_t) {
+  return "dL/dz of " + S::describe();
+}
+
 template <class Net>
 class Backprop {
  public:
@@ -205,9 +215,7 @@ class Backprop {
       using S = stage<K>;
       MatrixView<const T, B, S::output_width> g = gradient<B, K>(x_rows_);
       gradient_norms_[K] = std::sqrt(kernels::sum_of_squares(g.data(), g.size()));
-      if (check_finite_)
-        require_finite(g.data(), g.size(), S::output_width, step_,
-                       [] { return "dL/dz of " + S::describe(); });
+      if (check_finite_) require_finite(g.data(), g.size(), S::output_width, step_, &describe_gradient<S>);
       if constexpr (K == 0)
         stage_backward(k, x, g);
       else
@@ -241,10 +249,9 @@ class Backprop {
     for_each_index<stage_count>([&](auto k) {
       using S = stage<decltype(k)::value>;
       const auto out = work_.template output<B, decltype(k)::value>(x_rows_);
-      require_finite(out.data(), out.size(), S::output_width, step_,
-                     [] { return "the output of " + S::describe(); });
+      require_finite(out.data(), out.size(), S::output_width, step_, &describe_output<S>);
     });
-    require_finite(&loss, 1, 1, step_, [] { return std::string("the loss"); });
+    require_finite(&loss, 1, 1, step_, [](std::size_t) { return std::string("the loss"); });
   }
 
   template <std::size_t B, class Targets>

@@ -144,12 +144,16 @@ class Trainer {
     Parameters::zip(
         [&](const auto& info, const auto& tensor) {
           using M = std::remove_cvref_t<decltype(tensor)>;
-          detail::require_finite(tensor.data(), M::size, M::cols, backprop_.step(), [&] {
-            return "the " + std::string(to_string(info.kind)) + " of layer " + std::to_string(info.layer) +
-                   " (" + Net::plan::layer_name(info.layer) + ") after the update";
-          });
+          detail::require_finite(tensor.data(), M::size, M::cols, backprop_.step(), &describe_parameters,
+                                 info.layer * 256 + std::size_t(info.kind));
         },
         std::as_const(net_).parameters());
+  }
+  // "the weights of layer 0 (Dense<784, 256>) after the update", from layer * 256 + kind.
+  static std::string describe_parameters(std::size_t what) {
+    const std::size_t layer = what / 256;
+    return "the " + std::string(to_string(TensorKind(what % 256))) + " of layer " + std::to_string(layer) +
+           " (" + Net::plan::layer_name(layer) + ") after the update";
   }
 
   void clip_gradients() {
