@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstddef>
+#include <span>
 #include <string>
 
 namespace typenet {
@@ -18,17 +19,20 @@ struct Shape {
   static constexpr std::size_t size = (std::size_t{1} * ... * Dims);  // values per sample
 
   // "784", "6x28x28"
-  static std::string text() {
-    std::string out;
-    for (std::size_t d : dims) {
-      if (!out.empty()) out += 'x';  // appended: g++ 12 warns (-Wrestrict) on "x" + std::string
-      out += std::to_string(d);
-    }
-    return out;
-  }
+  static std::string text();
 };
 
 namespace detail {
+
+// "784", "6x28x28": dimensions joined by 'x' (shapes in messages and in the model file's errors).
+inline std::string dims_text(std::span<const std::size_t> dims) {
+  std::string out;
+  for (std::size_t d : dims) {
+    if (!out.empty()) out += 'x';  // appended: g++ 12 warns (-Wrestrict) on "x" + std::string
+    out += std::to_string(d);
+  }
+  return out;
+}
 
 template <class S>
 struct is_shape {
@@ -40,6 +44,11 @@ struct is_shape<Shape<Dims...>> {
 };
 
 }  // namespace detail
+
+template <std::size_t... Dims>
+std::string Shape<Dims...>::text() {
+  return detail::dims_text(dims);
+}
 
 template <class S>
 concept ShapeType = detail::is_shape<S>::value;

@@ -38,6 +38,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "typenet/core/shape.hpp"
 #include "typenet/network/parameters.hpp"
 
 #include "typenet/core/error.hpp"
@@ -125,12 +126,8 @@ bool version1_layout_fits() {
 }
 
 inline std::string shape_text(const std::vector<std::uint64_t>& shape) {
-  std::string out;
-  for (std::uint64_t d : shape) {
-    if (!out.empty()) out += 'x';  // appended: g++ 12 warns (-Wrestrict) on "x" + std::string
-    out += std::to_string(d);
-  }
-  return out;
+  static_assert(std::is_same_v<std::uint64_t, std::size_t>, "model-file shapes are std::size_t dims here");
+  return dims_text(shape);
 }
 
 // Reads the byte range [at, at + n) of a model file, or fails naming what was being read.
