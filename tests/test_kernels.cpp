@@ -15,6 +15,7 @@
 #include <hwy/targets.h>
 
 #include "../src/kernels/dispatch_probe.hpp"
+#include "kernel_targets.hpp"
 #include "typenet/kernels/kernels.hpp"
 #include "typenet/kernels/reference.hpp"
 
@@ -23,40 +24,9 @@ namespace {
 namespace k = typenet::kernels;
 namespace ref = typenet::kernels::reference;
 using k::Activation;
-
-// Restores normal target selection however the test case ends.
-struct TargetReset {
-  ~TargetReset() { hwy::SetSupportedTargetsForTest(0); }
-};
-
-// The targets the kernels were compiled for (src/kernels/targets.h) that this CPU supports.
-std::vector<std::int64_t> kernel_targets() {
-  std::vector<std::int64_t> targets;
-  for (std::int64_t bits = hwy::SupportedTargets() & k::detail::compiled_targets(); bits != 0;
-       bits &= bits - 1)
-    targets.push_back(bits & -bits);
-  return targets;
-}
-
-// Runs f(target) once per Highway target the CPU supports, with dispatch forced to that target.
-template <class F>
-void for_each_target(F&& f) {
-  const TargetReset reset;
-  const std::vector<std::int64_t> targets = kernel_targets();
-  REQUIRE(!targets.empty());
-  for (const std::int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    INFO("Highway target " << hwy::TargetName(target));
-    f(target);
-  }
-}
-
-// The kernel just called really ran the code generated for `target`.
-void check_dispatched(std::int64_t target) {
-  INFO("expected " << hwy::TargetName(target) << ", ran "
-                   << hwy::TargetName(k::detail::last_dispatched_target.load()));
-  CHECK(k::detail::last_dispatched_target.load() == target);
-}
+using typenet::test::check_dispatched;
+using typenet::test::for_each_target;
+using typenet::test::kernel_targets;
 
 template <class T>
 std::vector<T> random_vector(std::size_t n, T low, T high, std::uint32_t seed) {

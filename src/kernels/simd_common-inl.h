@@ -7,6 +7,7 @@
 #define TYPENET_KERNELS_SIMD_COMMON_INL_H_
 #endif
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
@@ -28,7 +29,8 @@ HWY_INLINE hn::VFromD<D> LoadPartial(D d, const T* HWY_RESTRICT p, std::size_t n
   return hn::MaskedLoad(hn::FirstN(d, n), d, p);
 #else
   HWY_ALIGN T buffer[hn::MaxLanes(d)] = {};
-  std::memcpy(buffer, p, n * sizeof(T));
+  // n < Lanes always; the min lets g++ see that for one-lane targets (else -Warray-bounds).
+  std::memcpy(buffer, p, std::min(n, hn::MaxLanes(d)) * sizeof(T));
   return hn::Load(d, buffer);
 #endif
 }
@@ -41,7 +43,7 @@ HWY_INLINE void StorePartial(D d, hn::VFromD<D> v, T* HWY_RESTRICT p, std::size_
 #else
   HWY_ALIGN T buffer[hn::MaxLanes(d)];
   hn::Store(v, d, buffer);
-  std::memcpy(p, buffer, n * sizeof(T));
+  std::memcpy(p, buffer, std::min(n, hn::MaxLanes(d)) * sizeof(T));
 #endif
 }
 

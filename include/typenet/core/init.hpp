@@ -31,10 +31,18 @@ concept Initializer = requires(Init init) {
 
 namespace detail {
 
+// `count` weights drawn with Init's variance for that fan-in and fan-out.
+template <class Init, class T>
+void fill_weights(NormalSource& source, T* weights, std::size_t count, std::size_t fan_in,
+                  std::size_t fan_out) {
+  const double deviation = std::sqrt(Init::variance(fan_in, fan_out));
+  for (std::size_t i = 0; i < count; ++i) weights[i] = T(deviation * source.standard_normal());
+}
+
+// A fan_in x fan_out matrix (a Dense layer's).
 template <class Init, class T>
 void fill_weights(NormalSource& source, T* weights, std::size_t fan_in, std::size_t fan_out) {
-  const double deviation = std::sqrt(Init::variance(fan_in, fan_out));
-  for (std::size_t i = 0; i < fan_in * fan_out; ++i) weights[i] = T(deviation * source.standard_normal());
+  fill_weights<Init>(source, weights, fan_in * fan_out, fan_in, fan_out);
 }
 
 }  // namespace detail

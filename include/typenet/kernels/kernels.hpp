@@ -74,6 +74,59 @@ void dense_sgd_then_forward(const T* in, const T* d_out, T* weights, T* bias, T 
                             const T* next_in, T* next_out, std::size_t inner, std::size_t cols,
                             Activation act);
 
+// ------------------------------------------------------------------------------------ images (NCHW rows)
+// One sample is one row of channels x height x width values; `rows` samples follow each other.
+
+// A 2-D convolution: `out_channels` filters of channels x kernel x kernel, moved by `stride`, over the image
+// padded with `padding` zeros on every side. out_height = (height + 2 padding - kernel) / stride + 1.
+struct ConvGeometry {
+  std::size_t channels, height, width;
+  std::size_t out_channels, kernel, stride, padding;
+  constexpr std::size_t out_height() const { return (height + 2 * padding - kernel) / stride + 1; }
+  constexpr std::size_t out_width() const { return (width + 2 * padding - kernel) / stride + 1; }
+  constexpr std::size_t patch_size() const { return channels * kernel * kernel; }  // one filter's weights
+  constexpr std::size_t out_pixels() const { return out_height() * out_width(); }
+  // The scratch each convolution kernel below needs: one sample's patches (im2col).
+  constexpr std::size_t scratch_size() const { return patch_size() * out_pixels(); }
+};
+
+// out[r][o][y][x] = act(bias[o] + sum over c, i, j of weights[o][c][i][j] * in[r][c][y*s - p + i][x*s - p + j])
+// (zero outside the image); weights is out_channels x channels x kernel x kernel (PyTorch's layout).
+template <class T>
+void conv2d_forward(const T* in, const T* weights, const T* bias, T* out, std::size_t rows,
+                    const ConvGeometry& geometry, Activation act, T* scratch);
+
+// d_in = dL/d(in) from d_out = dL/d(out) (at the pre-activation): the transposed convolution.
+template <class T>
+void conv2d_backward_input(const T* d_out, const T* weights, T* d_in, std::size_t rows,
+                           const ConvGeometry& geometry, T* scratch);
+
+// d_weights = sum over rows of d_out (x) patches of in; d_bias[o] = sum of d_out over rows and pixels.
+template <class T>
+void conv2d_backward_params(const T* in, const T* d_out, T* d_weights, T* d_bias, std::size_t rows,
+                            const ConvGeometry& geometry, T* scratch);
+
+// Max pooling: windows of window x window moved by stride, no padding.
+struct PoolGeometry {
+  std::size_t channels, height, width;
+  std::size_t window, stride;
+  constexpr std::size_t out_height() const { return (height - window) / stride + 1; }
+  constexpr std::size_t out_width() const { return (width - window) / stride + 1; }
+  constexpr std::size_t out_size() const { return channels * out_height() * out_width(); }
+};
+
+// out = the maximum of each window (the first one on ties); argmax = where it stands in its sample's row
+// (c * height * width + y * width + x), as a value of T (exact: rows stay below 2^24 values).
+template <class T>
+void max_pool_forward(const T* in, T* out, T* argmax, std::size_t rows, const PoolGeometry& geometry);
+
+// d_in = d_out sent back to the argmax of each window (summed where windows overlap), zero elsewhere.
+template <class T>
+void max_pool_backward(const T* d_out, const T* argmax, T* d_in, std::size_t rows,
+                       const PoolGeometry& geometry);
+
+// ----------------------------------------------------------------------------------------- elementwise
+
 // out = act(in), elementwise: for an activation layer that does not follow a Dense layer.
 template <class T>
 void activation_forward(const T* in, T* out, std::size_t count, Activation act);

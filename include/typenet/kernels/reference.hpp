@@ -98,6 +98,110 @@ void dense_backward_params_sgd(const T* in, const T* d_out, T* weights, T* bias,
   }
 }
 
+// The convolutions as direct loops over the definition (no patches), so they check the SIMD kernels'
+// im2col independently. pixel() is the padded input: zero outside the image.
+template <class T>
+T padded_pixel(const T* image, const ConvGeometry& g, std::size_t c, std::size_t y, std::size_t i,
+               std::size_t x, std::size_t j) {
+  const std::ptrdiff_t row = std::ptrdiff_t(y * g.stride + i) - std::ptrdiff_t(g.padding);
+  const std::ptrdiff_t col = std::ptrdiff_t(x * g.stride + j) - std::ptrdiff_t(g.padding);
+  if (row < 0 || col < 0 || row >= std::ptrdiff_t(g.height) || col >= std::ptrdiff_t(g.width)) return T(0);
+  return image[(c * g.height + std::size_t(row)) * g.width + std::size_t(col)];
+}
+
+template <class T>
+void conv2d_forward(const T* in, const T* weights, const T* bias, T* out, std::size_t rows,
+                    const ConvGeometry& g, Activation act) {
+  const std::size_t in_size = g.channels * g.height * g.width, k = g.kernel;
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t o = 0; o < g.out_channels; ++o)
+      for (std::size_t y = 0; y < g.out_height(); ++y)
+        for (std::size_t x = 0; x < g.out_width(); ++x) {
+          T sum = bias[o];
+          for (std::size_t c = 0; c < g.channels; ++c)
+            for (std::size_t i = 0; i < k; ++i)
+              for (std::size_t j = 0; j < k; ++j)
+                sum += weights[((o * g.channels + c) * k + i) * k + j] *
+                       padded_pixel(in + r * in_size, g, c, y, i, x, j);
+          out[((r * g.out_channels + o) * g.out_height() + y) * g.out_width() + x] = activate(sum, act);
+        }
+}
+
+template <class T>
+void conv2d_backward_input(const T* d_out, const T* weights, T* d_in, std::size_t rows,
+                           const ConvGeometry& g) {
+  const std::size_t in_size = g.channels * g.height * g.width, k = g.kernel;
+  std::fill(d_in, d_in + rows * in_size, T(0));
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t o = 0; o < g.out_channels; ++o)
+      for (std::size_t y = 0; y < g.out_height(); ++y)
+        for (std::size_t x = 0; x < g.out_width(); ++x) {
+          const T d = d_out[((r * g.out_channels + o) * g.out_height() + y) * g.out_width() + x];
+          for (std::size_t c = 0; c < g.channels; ++c)
+            for (std::size_t i = 0; i < k; ++i)
+              for (std::size_t j = 0; j < k; ++j) {
+                const std::ptrdiff_t row = std::ptrdiff_t(y * g.stride + i) - std::ptrdiff_t(g.padding);
+                const std::ptrdiff_t col = std::ptrdiff_t(x * g.stride + j) - std::ptrdiff_t(g.padding);
+                if (row < 0 || col < 0 || row >= std::ptrdiff_t(g.height) || col >= std::ptrdiff_t(g.width))
+                  continue;
+                d_in[r * in_size + (c * g.height + std::size_t(row)) * g.width + std::size_t(col)] +=
+                    d * weights[((o * g.channels + c) * k + i) * k + j];
+              }
+        }
+}
+
+template <class T>
+void conv2d_backward_params(const T* in, const T* d_out, T* d_weights, T* d_bias, std::size_t rows,
+                            const ConvGeometry& g) {
+  const std::size_t in_size = g.channels * g.height * g.width, k = g.kernel;
+  for (std::size_t o = 0; o < g.out_channels; ++o) {
+    for (std::size_t c = 0; c < g.channels; ++c)
+      for (std::size_t i = 0; i < k; ++i)
+        for (std::size_t j = 0; j < k; ++j) {
+          T sum = 0;
+          for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t y = 0; y < g.out_height(); ++y)
+              for (std::size_t x = 0; x < g.out_width(); ++x)
+                sum += d_out[((r * g.out_channels + o) * g.out_height() + y) * g.out_width() + x] *
+                       padded_pixel(in + r * in_size, g, c, y, i, x, j);
+          d_weights[((o * g.channels + c) * k + i) * k + j] = sum;
+        }
+    T sum = 0;
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t p = 0; p < g.out_pixels(); ++p)
+        sum += d_out[(r * g.out_channels + o) * g.out_pixels() + p];
+    d_bias[o] = sum;
+  }
+}
+
+template <class T>
+void max_pool_forward(const T* in, T* out, T* argmax, std::size_t rows, const PoolGeometry& g) {
+  const std::size_t in_size = g.channels * g.height * g.width;
+  std::size_t n = 0;
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < g.channels; ++c)
+      for (std::size_t y = 0; y < g.out_height(); ++y)
+        for (std::size_t x = 0; x < g.out_width(); ++x, ++n) {
+          std::size_t best = (c * g.height + y * g.stride) * g.width + x * g.stride;
+          for (std::size_t i = 0; i < g.window; ++i)
+            for (std::size_t j = 0; j < g.window; ++j) {
+              const std::size_t at = (c * g.height + y * g.stride + i) * g.width + x * g.stride + j;
+              if (in[r * in_size + at] > in[r * in_size + best]) best = at;
+            }
+          out[n] = in[r * in_size + best];
+          argmax[n] = T(best);
+        }
+}
+
+template <class T>
+void max_pool_backward(const T* d_out, const T* argmax, T* d_in, std::size_t rows, const PoolGeometry& g) {
+  const std::size_t in_size = g.channels * g.height * g.width, out_size = g.out_size();
+  std::fill(d_in, d_in + rows * in_size, T(0));
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t n = 0; n < out_size; ++n)
+      d_in[r * in_size + std::size_t(argmax[r * out_size + n])] += d_out[r * out_size + n];
+}
+
 template <class T>
 void activation_forward(const T* in, T* out, std::size_t count, Activation act) {
   for (std::size_t i = 0; i < count; ++i) out[i] = activate(in[i], act);

@@ -2,13 +2,20 @@
 // network core (network/, train/, introspect/, io/) knows layers only through it, so adding a layer never
 // edits the core. tests/test_user_layer.cpp defines a layer outside the library and trains it.
 //
-// A network is the list of layer types the user writes. Each layer has one of three roles:
+// A network is the list of layer types the user writes. Each layer has one of four roles:
 //
 //   element-wise activation  Sigmoid, ReLU. Declares `static constexpr kernels::Activation activation`
 //                            (the kernels' fused epilogue it maps to) and nothing else: it has no
 //                            parameters, keeps the shape it receives, and is fused into the layer written
 //                            right before it, which must declare `fuses_activation = true`.
 //   loss                     SoftmaxCrossEntropy, MeanSquaredError. Declares `is_loss = true`; always last.
+//   reshape                  Input, Flatten. Declares `reshapes_only = true`: it passes its input on as it
+//                            is and changes only the Shape (output_shape<R>::size == R::size; NCHW rows make
+//                            that free), so it runs no pass and holds no parameters. It may declare
+//                            `template <ShapeType R> using outputs_tag = ...`: what the next layer's
+//                            check_input is told it receives, when that says more than
+//                            previous_layer_outputs<Dims...> (Flatten: flattened<previous_layer_outputs<C,
+//                            H, W>, C*H*W>, so a mis-sized Dense names the image).
 //   computational layer      Dense, and every other layer with a forward and a backward pass.
 //
 // Every layer declares (R is the Shape it receives, see core/shape.hpp):
@@ -39,6 +46,9 @@
 //   static constexpr std::size_t kept_per_row;       optional, 0 if absent: values of T per sample it keeps
 //                                                    from forward for backward (beyond its input and its
 //                                                    output, which the network keeps anyway): ctx.kept.
+//   static constexpr std::size_t scratch_size;       optional, 0 if absent: values of T any one of its
+//                                                    passes may use while it runs, whatever the row count
+//                                                    (im2col buffers): ctx.scratch, shared by all layers.
 //   forward(params, in, out, [act,] ctx)             out = f(in), or act(f(in)) if it fuses_activation
 //   backward_input(params, d_out, in, d_in, [in_act,] ctx)
 //                                                    d_in = dL/d(in) from d_out = dL/d(out), which already
@@ -122,6 +132,7 @@ struct LayerContext {
   kernels::ThreadPool* pool = nullptr;  // worker threads for large products (null: the calling thread)
   T* kept = nullptr;                    // rows * kept_per_row values, the same in forward and backward
   bool training = true;                 // false in predict() and the loss-only passes
+  T* scratch = nullptr;                 // scratch_size values, free for the pass that runs now
 };
 
 // Tags that name the layer and what it receives in the compiler's messages.
@@ -129,8 +140,21 @@ template <std::size_t Index>
 struct layer_index {};
 template <std::size_t... Dims>
 struct previous_layer_outputs {};
+// What a layer after Flatten receives: the image (previous_layer_outputs<C, H, W>) as Values = C*H*W.
+template <class Image, std::size_t Values>
+struct flattened {};
 
 namespace detail {
+
+template <class Tag>
+struct outputs_tag_of;
+template <std::size_t... Dims>
+struct outputs_tag_of<Shape<Dims...>> {
+  using type = previous_layer_outputs<Dims...>;
+};
+// previous_layer_outputs<Dims...> of a Shape: how the checks name what a layer receives.
+template <class S>
+using outputs_tag = typename outputs_tag_of<S>::type;
 
 template <class L>
 concept named_layer = requires {
@@ -155,6 +179,11 @@ concept loss_layer = named_layer<L> && shaped_layer<L> && requires {
 };
 
 template <class L>
+concept reshape_layer = named_layer<L> && shaped_layer<L> && requires {
+  requires L::reshapes_only;
+};
+
+template <class L>
 constexpr bool fuses_activation() {
   if constexpr (requires { L::fuses_activation; })
     return L::fuses_activation;
@@ -166,6 +195,14 @@ template <class L>
 constexpr std::size_t kept_per_row() {
   if constexpr (requires { L::kept_per_row; })
     return L::kept_per_row;
+  else
+    return 0;
+}
+
+template <class L>
+constexpr std::size_t scratch_size() {
+  if constexpr (requires { L::scratch_size; })
+    return L::scratch_size;
   else
     return 0;
 }
@@ -211,7 +248,7 @@ using fitted_t = typename fitted<L, R>::type;
 // Does L follow the contract when it receives R?
 template <class L, class R>
 concept layer_at = named_layer<L> && shaped_layer<L> &&
-    (elementwise_layer<L> || loss_layer<L> || computes_on<fitted_t<L, R>, R, float>);
+    (elementwise_layer<L> || loss_layer<L> || reshape_layer<L> || computes_on<fitted_t<L, R>, R, float>);
 
 }  // namespace detail
 }  // namespace typenet

@@ -27,6 +27,26 @@ struct layer_input_fits<layer_index<I>, Dense<In, Out>, previous_layer_outputs<W
   static constexpr bool value = In == Width || In == 0;  // width 0 has its own check
 };
 
+// After Flatten: does In equal the C*H*W values of the image?
+template <class LayerIndex, class Layer, class PreviousLayerOutputs>
+struct flattened_image_fits {
+  static constexpr bool value = true;
+};
+template <std::size_t I, std::size_t In, std::size_t Out, class Image, std::size_t Values>
+struct flattened_image_fits<layer_index<I>, Dense<In, Out>, flattened<Image, Values>> {
+  static constexpr bool value = In == Values || In == 0;
+};
+
+// A Dense layer takes a vector: an image must go through Flatten first.
+template <class LayerIndex, class Layer, class PreviousLayerOutputs>
+struct dense_receives_a_vector {
+  static constexpr bool value = true;
+};
+template <std::size_t I, std::size_t In, std::size_t Out, std::size_t... Dims>
+struct dense_receives_a_vector<layer_index<I>, Dense<In, Out>, previous_layer_outputs<Dims...>> {
+  static constexpr bool value = sizeof...(Dims) == 1;
+};
+
 template <class LayerIndex, class Layer>
 struct layer_widths_are_positive {
   static constexpr bool value = true;
@@ -51,6 +71,10 @@ struct Dense {
     static_assert(layer_widths_are_positive<LayerIndex, Dense>::value, "typenet: a Dense layer of width 0");
     static_assert(layer_input_fits<LayerIndex, Dense, PreviousLayerOutputs>::value,
                   "typenet: this layer's input width differs from the previous layer's output width");
+    static_assert(dense_receives_a_vector<LayerIndex, Dense, PreviousLayerOutputs>::value,
+                  "typenet: a Dense layer receives an image Shape<C, H, W>: add Flatten before it");
+    static_assert(flattened_image_fits<LayerIndex, Dense, PreviousLayerOutputs>::value,
+                  "typenet: after Flatten, Dense<In, Out> needs In = C*H*W of the image it flattens");
     return true;
   }
 

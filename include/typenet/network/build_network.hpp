@@ -2,7 +2,7 @@
 // over the list), the layers as the network builds them, and the stages it runs.
 //
 // A stage is one computational layer and the element-wise activation written right after it, run as one
-// fused pass (layers/contract.hpp). The losses and activations are not stages of their own.
+// fused pass (layers/contract.hpp). The losses, activations and reshape layers are not stages of their own.
 #pragma once
 
 #include <array>
@@ -46,7 +46,7 @@ template <class L, class R>
 using checked_t = std::conditional_t<layer_at<L, R>, L, NotALayer>;
 
 template <class L>
-concept computational_layer = !elementwise_layer<L> && !loss_layer<L>;
+concept computational_layer = !elementwise_layer<L> && !loss_layer<L> && !reshape_layer<L>;
 
 // What an activation position holds when no activation is written there.
 struct NoActivation {
@@ -63,6 +63,7 @@ struct Stage {
   static constexpr kernels::Activation activation = Activation::activation;
   static constexpr std::size_t position = Position;  // where the layer stands in the list the user wrote
   static constexpr std::size_t kept_per_row = detail::kept_per_row<Layer>();
+  static constexpr std::size_t scratch_size = detail::scratch_size<Layer>();
 
   // "layer 2 (Dense<256, 128> + Sigmoid)"
   static std::string describe() {
@@ -88,15 +89,19 @@ auto operator>>(ShapeList<S...>, L*)
 template <class... Layers>
 struct LayerList {};
 
-template <class Tag>
-struct outputs_tag_of;
-template <std::size_t... Dims>
-struct outputs_tag_of<Shape<Dims...>> {
-  using type = previous_layer_outputs<Dims...>;
+// What a layer receiving R from Previous is told it receives: Previous's own tag if it declares one (a
+// reshape layer, layers/contract.hpp), else outputs_tag<R>.
+template <class Previous, class PreviousReceived, class R>
+struct received_tag_of {
+  using type = outputs_tag<R>;
 };
-// previous_layer_outputs<Dims...> of a Shape: how the checks name what a layer receives.
-template <class S>
-using outputs_tag = typename outputs_tag_of<S>::type;
+template <class Previous, class PreviousReceived, class R>
+requires requires {
+  typename Previous::template outputs_tag<PreviousReceived>;
+}
+struct received_tag_of<Previous, PreviousReceived, R> {
+  using type = typename Previous::template outputs_tag<PreviousReceived>;
+};
 
 // A layer without rules of its own on what it receives.
 struct AcceptsAnyInput {
@@ -149,6 +154,11 @@ struct NetworkPlan {
   // The layer at position I as the network builds it.
   template <std::size_t I>
   using layer = fitted_t<checked<I>, received<I>>;
+  // What the checks say layer I receives: previous_layer_outputs<Dims...>, or what a reshape before it tells.
+  template <std::size_t I>
+  using received_tag = typename std::conditional_t<
+      I == 0, std::type_identity<outputs_tag<received<0>>>,
+      received_tag_of<checked<(I == 0 ? 0 : I - 1)>, received<(I == 0 ? 0 : I - 1)>, received<I>>>::type;
 
   template <std::size_t... I>
   static auto make_layers(std::index_sequence<I...>) -> LayerList<layer<I>...>;
@@ -252,12 +262,15 @@ constexpr auto build_network(std::index_sequence<I...>) {
   } else {
     using Plan = NetworkPlan<Layers...>;
     (check_layer_contract<layer_index<I>, Layers, outputs_tag<typename Plan::template received<I>>>() && ...);
+    (check_reshape_keeps_size<layer_index<I>, typename Plan::template checked<I>,
+                              outputs_tag<typename Plan::template received<I>>>() &&
+     ...);
     check_first_layer<layer_index<0>, typename Plan::template checked<0>>();
     (check_activation_position<layer_index<I>, typename Plan::template checked<I>,
-                               previous_layer<typename Plan::template checked<(I == 0 ? 0 : I - 1)>>>() &&
+                               previous_layer<typename Plan::template layer<(I == 0 ? 0 : I - 1)>>>() &&
      ...);
     (input_rules_t<typename Plan::template checked<I>>::template check_input<
-         layer_index<I>, outputs_tag<typename Plan::template received<I>>>() &&
+         layer_index<I>, typename Plan::template received_tag<I>>() &&
      ...);
     check_loss_count<loss_count<Plan::losses>>();
     if constexpr (Plan::losses == 1)  // with two losses, one of them is necessarily not last: say it once

@@ -162,7 +162,7 @@ class NetworkImpl {
       constexpr std::size_t K = decltype(k)::value;
       using S = stage<K>;
       if constexpr (K >= First) {
-        const LayerContext<T> ctx{pool, work.template kept<K>(rows), training};
+        const LayerContext<T> ctx{pool, work.template kept<K>(rows), training, work.scratch()};
         const auto& p = parameters_.template layer<S::position>();
         if constexpr (K == 0)
           stage_forward<S>(p, x, work.template output<Rows, K>(rows), ctx);

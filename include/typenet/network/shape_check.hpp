@@ -71,6 +71,17 @@ struct activation_follows_dense<layer_index<I>, Layer, previous_layer<Previous>>
   static constexpr bool value = I == 0 || detail::fuses_activation<Previous>();
 };
 
+// Does a reshape layer (Flatten) keep the number of values it receives? (Input declares what it receives.)
+template <class LayerIndex, class Layer, class PreviousLayerOutputs>
+struct reshape_keeps_size {
+  static constexpr bool value = true;
+};
+template <std::size_t I, detail::reshape_layer Layer, std::size_t... Dims>
+struct reshape_keeps_size<layer_index<I>, Layer, previous_layer_outputs<Dims...>> {
+  static constexpr bool value = requires { typename Layer::input_shape; }
+  || Layer::template output_shape<Shape<Dims...>>::size == Shape<Dims...>::size;
+};
+
 template <class LayerIndex, class Layer>
 struct first_layer_is_dense {
   static constexpr bool value = requires { typename Layer::input_shape; };
@@ -116,8 +127,15 @@ constexpr bool check_activation_position() {
 template <class LayerIndex, class Layer>
 constexpr bool check_first_layer() {
   static_assert(first_layer_is_dense<LayerIndex, Layer>::value,
-                "typenet: a network starts with a Dense layer (or another layer that declares its "
+                "typenet: a network starts with a Dense layer or Input<C, H, W> (a layer that declares its "
                 "input_shape), which fixes its input shape");
+  return true;
+}
+
+template <class LayerIndex, class Layer, class PreviousLayerOutputs>
+constexpr bool check_reshape_keeps_size() {
+  static_assert(reshape_keeps_size<LayerIndex, Layer, PreviousLayerOutputs>::value,
+                "typenet: a reshape layer must keep the number of values it receives");
   return true;
 }
 

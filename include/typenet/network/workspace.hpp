@@ -1,7 +1,8 @@
 // Workspace: the work matrices of a pass over `rows` samples, carved from one arena, in one layout shared by
 // inference, the loss-only pass and training:
-//   [output of each stage][what each stage keeps from forward][the loss's predictions][gradient of each
-//   stage]
+//   [scratch][output of each stage][what each stage keeps from forward][the loss's predictions][gradient of
+//   each stage]
+// where scratch is the largest scratch_size of any stage (layers/contract.hpp), whatever the row count.
 // The forward-only passes use the part before the gradients. The arena grows only when a pass has more rows
 // than any before, never inside a training step that fits (TrainerOptions::reserve_rows).
 #pragma once
@@ -42,6 +43,9 @@ class Workspace {
   T* kept(std::size_t rows) const {
     return stage<K>::kept_per_row == 0 ? nullptr : arena_.data() + offset(rows, stage_count + K);
   }
+  // The scratch of the stage that runs now (null when no stage asks for one).
+  T* scratch() const { return scratch_values == 0 ? nullptr : arena_.data(); }
+
   template <std::size_t Rows>
   MatrixView<T, Rows, stage<stage_count - 1>::output_width> predictions(std::size_t rows = Rows) const {
     return {arena_.data() + slot<Rows, 2 * stage_count>(rows), rows};
@@ -55,9 +59,17 @@ class Workspace {
   }
   static constexpr auto widths = slot_widths(std::make_index_sequence<stage_count>{});
 
+  template <std::size_t... K>
+  static constexpr std::size_t largest_scratch(std::index_sequence<K...>) {
+    std::size_t largest = 0;
+    ((largest = stage<K>::scratch_size > largest ? stage<K>::scratch_size : largest), ...);
+    return largest;
+  }
+  static constexpr std::size_t scratch_values = largest_scratch(std::make_index_sequence<stage_count>{});
+
   // Where slot `slot` starts for `rows` rows: every slot starts on a cache line.
   static constexpr std::size_t offset(std::size_t rows, std::size_t slot) {
-    std::size_t total = 0;
+    std::size_t total = Arena<T>::round_up(scratch_values);
     for (std::size_t i = 0; i < slot; ++i) total += Arena<T>::round_up(rows * widths[i]);
     return total;
   }

@@ -183,7 +183,7 @@ class Backprop {
  private:
   template <std::size_t K>
   LayerContext<T> context(std::size_t rows) const {
-    return {pool_, work_.template kept<K>(rows), true};
+    return {pool_, work_.template kept<K>(rows), true, work_.scratch()};
   }
 
   // The forward pass, the loss and the reverse walk; stage_backward(k, input_of_stage_k, g_k) computes
