@@ -131,6 +131,9 @@ std::size_t allocations_in_steps(Optimizer optimizer, const Matrix<float, B, Net
 
 using Classifier = Network<Dense<32, 64>, ReLU, Dense<64, 10>, SoftmaxCrossEntropy>;
 using Regressor = Network<Dense<32, 16>, Sigmoid, Dense<16, 3>, MeanSquaredError>;
+using LeNet =
+    Network<Input<1, 28, 28>, Conv2D<1, 6, 5, 1, 2>, ReLU, MaxPool2D<2>, Conv2D<6, 16, 5>, ReLU, MaxPool2D<2>,
+            Flatten, Dense<400, 120>, ReLU, Dense<120, 84>, ReLU, Dense<84, 10>, SoftmaxCrossEntropy>;
 
 }  // namespace
 
@@ -173,6 +176,18 @@ TEST_CASE("Trainer::step allocates nothing after construction", "[allocation]") 
   CHECK(allocations_in_steps<Classifier>(SGD{.learning_rate = 0.01}, x, labels, {.check_finite = true}) == 0);
   CHECK(allocations_in_steps<Classifier>(Adam{.learning_rate = 1e-3}, x, labels, {.check_finite = true}) ==
         0);
+}
+
+TEST_CASE("A LeNet-5 training step allocates nothing at batch 1 and 32 (the im2col scratch included)",
+          "[allocation][cnn]") {
+  const auto x32 = random_matrix<float, 32, 784>(6);
+  Labels<32> labels{};
+  for (std::size_t r = 0; r < 32; ++r) labels[r] = std::uint32_t(r % 10);
+  CHECK(allocations_in_steps<LeNet>(SGD{.learning_rate = 0.01}, x32, labels) == 0);
+  CHECK(allocations_in_steps<LeNet>(Adam{.learning_rate = 1e-3}, x32, labels) == 0);
+  const auto x1 = random_matrix<float, 1, 784>(7);
+  CHECK(allocations_in_steps<LeNet>(SGD{.learning_rate = 0.01}, x1, Labels<1>{3}) == 0);
+  CHECK(allocations_in_steps<LeNet>(Adam{.learning_rate = 1e-3}, x1, Labels<1>{3}) == 0);
 }
 
 TEST_CASE("Trainer::step on a batch whose size is known at run time allocates nothing", "[allocation]") {

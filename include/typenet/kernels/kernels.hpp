@@ -86,8 +86,14 @@ struct ConvGeometry {
   constexpr std::size_t out_width() const { return (width + 2 * padding - kernel) / stride + 1; }
   constexpr std::size_t patch_size() const { return channels * kernel * kernel; }  // one filter's weights
   constexpr std::size_t out_pixels() const { return out_height() * out_width(); }
-  // The scratch each convolution kernel below needs: one sample's patches (im2col).
-  constexpr std::size_t scratch_size() const { return patch_size() * out_pixels(); }
+  // The scratch each convolution kernel below needs: with stride 1, a padded image and a product on the
+  // padded width; otherwise one sample's patches (im2col).
+  constexpr std::size_t scratch_size() const {
+    if (stride != 1) return patch_size() * out_pixels();
+    const std::size_t padded = channels * (height + 2 * padding) * (width + 2 * padding) + kernel;
+    const std::size_t wide_pixels = out_height() * (width + 2 * padding);
+    return padded + out_channels * wide_pixels + patch_size() * wide_pixels;
+  }
 };
 
 // out[r][o][y][x] = act(bias[o] + sum over c, i, j of weights[o][c][i][j] * in[r][c][y*s - p + i][x*s - p + j])
