@@ -1,6 +1,8 @@
-// Trains Dense<784,256> Sigmoid Dense<256,128> Sigmoid Dense<128,10> SoftmaxCrossEntropy on Fashion-MNIST.
+// Trains Dense<784,256> Sigmoid Dense<256,128> Sigmoid Dense<128,10> SoftmaxCrossEntropy on Fashion-MNIST,
+// or with --model lenet the LeNet-5 of examples/06_lenet_fashion_mnist.cpp.
 //
 //   train_fashion_mnist --epochs 10 --batch 32 --lr 0.1 --optimizer sgd --save model.tnet --plots plots
+//   train_fashion_mnist --model lenet                           # Adam, lr 1e-3, batch 64 unless told
 //   train_fashion_mnist --load model.tnet --epochs 0            # evaluate a saved model
 //
 // Exit codes: 0 done, 1 a runtime failure (bad data or model file, cannot write), 2 bad command line.
@@ -27,8 +29,12 @@
 #include "typenet/io/model_file.hpp"
 #include "typenet/io/svg_plot.hpp"
 #include "typenet/layers/activations.hpp"
+#include "typenet/layers/conv2d.hpp"
 #include "typenet/layers/dense.hpp"
+#include "typenet/layers/flatten.hpp"
+#include "typenet/layers/input.hpp"
 #include "typenet/layers/losses.hpp"
+#include "typenet/layers/max_pool2d.hpp"
 #include "typenet/network/network.hpp"
 #include "typenet/train/epoch.hpp"
 #include "typenet/train/evaluate.hpp"
@@ -37,19 +43,21 @@
 
 namespace {
 
-using typenet::Dense;
-using typenet::Sigmoid;
-using Net = typenet::Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<128, 10>,
-                             typenet::SoftmaxCrossEntropy>;
+using namespace typenet;  // the layer names, in the two network types below
+using Mlp = Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<128, 10>, SoftmaxCrossEntropy>;
+using LeNet =
+    Network<Input<1, 28, 28>, Conv2D<1, 6, 5, 1, 2>, ReLU, MaxPool2D<2>, Conv2D<6, 16, 5>, ReLU, MaxPool2D<2>,
+            Flatten, Dense<400, 120>, ReLU, Dense<120, 84>, ReLU, Dense<84, 10>, SoftmaxCrossEntropy>;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* usage_text = R"(usage: train_fashion_mnist [options]
 
+  --model NAME        mlp (784-256-128-10, sigmoid; the default) or lenet (LeNet-5, ReLU)
   --data DIR          Fashion-MNIST IDX files, raw or .gz (default /usr/share/datasets/fashion-mnist)
   --epochs N          training epochs (default 10; 0 only evaluates, and needs --load)
-  --batch N           batch size: 1, 8, 16, 32, 64, 128 or 256 (default 32)
+  --batch N           batch size: 1, 8, 16, 32, 64, 128 or 256 (default 32; lenet 64)
   --lr X              learning rate (default 0.1 for sgd and momentum, 0.001 for adam)
-  --optimizer NAME    sgd, momentum or adam (default sgd)
+  --optimizer NAME    sgd, momentum or adam (default sgd; lenet adam)
   --clip-norm X       scale each step's gradient down to global L2 norm X when it is larger (default off);
                       the remedy for a run whose loss explodes
   --check-finite      stop with an error at the first NaN or Inf, naming the step, the layer, the row and
@@ -66,6 +74,7 @@ constexpr const char* usage_text = R"(usage: train_fashion_mnist [options]
 )";
 
 struct Options {
+  std::string model = "mlp";
   std::filesystem::path data = typenet::default_fashion_mnist_dir;
   std::size_t epochs = 10;
   std::size_t batch = 32;
@@ -105,7 +114,7 @@ double parse_positive_double(std::string_view flag, const std::string& text) {
 // Throws UsageError; returns nullopt for --help.
 std::optional<Options> parse(int argc, char** argv) {
   Options o;
-  bool epochs_given = false;
+  bool epochs_given = false, batch_given = false, optimizer_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     std::optional<std::string> inline_value;
@@ -124,6 +133,10 @@ std::optional<Options> parse(int argc, char** argv) {
     if (flag == "--help" || flag == "-h") {
       no_value();
       return std::nullopt;
+    } else if (flag == "--model") {
+      o.model = value();
+      if (o.model != "mlp" && o.model != "lenet")
+        throw UsageError{"--model must be mlp or lenet, got '" + o.model + "'"};
     } else if (flag == "--data") {
       o.data = value();
     } else if (flag == "--epochs") {
@@ -131,6 +144,7 @@ std::optional<Options> parse(int argc, char** argv) {
       epochs_given = true;
     } else if (flag == "--batch") {
       o.batch = parse_unsigned<std::size_t>(flag, value());
+      batch_given = true;
     } else if (flag == "--lr") {
       o.lr = parse_positive_double(flag, value());
     } else if (flag == "--clip-norm") {
@@ -140,6 +154,7 @@ std::optional<Options> parse(int argc, char** argv) {
       o.check_finite = true;
     } else if (flag == "--optimizer") {
       o.optimizer = value();
+      optimizer_given = true;
       if (o.optimizer != "sgd" && o.optimizer != "momentum" && o.optimizer != "adam")
         throw UsageError{"--optimizer must be sgd, momentum or adam, got '" + o.optimizer + "'"};
     } else if (flag == "--seed") {
@@ -165,6 +180,10 @@ std::optional<Options> parse(int argc, char** argv) {
     } else {
       throw UsageError{"unknown option '" + std::string(argv[i]) + "'"};
     }
+  }
+  if (o.model == "lenet") {  // the recipe of examples/06_lenet_fashion_mnist.cpp
+    if (!batch_given) o.batch = 64;
+    if (!optimizer_given) o.optimizer = "adam";
   }
   if (o.epochs == 0 && !o.load)
     throw UsageError{epochs_given ? "--epochs 0 only evaluates, so it needs --load FILE"
@@ -263,7 +282,7 @@ struct History {
   std::vector<double> gradient_norms;  // of the last epoch
 };
 
-template <class Optimizer>
+template <class Net, class Optimizer>
 History train(Net& net, const Options& o, Optimizer optimizer, const typenet::TrainTestSets& data) {
   typenet::Trainer trainer(net, optimizer,
                            typenet::TrainerOptions{.clip_norm = o.clip_norm,
@@ -294,6 +313,7 @@ History train(Net& net, const Options& o, Optimizer optimizer, const typenet::Tr
   return history;
 }
 
+template <class Net>
 void write_plots(const std::filesystem::path& dir, const History& h) {
   std::filesystem::create_directories(dir);
   typenet::write_text_file(dir / "loss.svg",
@@ -316,7 +336,7 @@ void write_plots(const std::filesystem::path& dir, const History& h) {
                                           {"test accuracy", percent(h.test_accuracy)}}}));
   typenet::BarChart bars;
   bars.title = "Gradient Flow Through Layers";
-  bars.x_label = "Dense layer";
+  bars.x_label = "stage (a layer and its activation)";
   bars.y_label = "mean ||dL/dz|| in the last epoch";
   bars.legend = "||dL/dz||";
   for (std::size_t k = 0; k < h.gradient_norms.size(); ++k) {
@@ -339,6 +359,7 @@ void print_confusion(const typenet::ConfusionMatrix& m) {
   }
 }
 
+template <class Net>
 int run(const Options& o) {
   const auto start = Clock::now();
   // Fail before training, not after it, when the model could not be saved.
@@ -366,8 +387,8 @@ int run(const Options& o) {
     const double default_lr = o.optimizer == "adam" ? 1e-3 : 0.1;
     const double lr = o.lr.value_or(default_lr);
     if (!o.quiet) {
-      std::printf("training: %s, lr %g, batch %zu, %zu epochs, seed %llu", o.optimizer.c_str(), lr, o.batch,
-                  o.epochs, static_cast<unsigned long long>(o.seed));
+      std::printf("training %s: %s, lr %g, batch %zu, %zu epochs, seed %llu", o.model.c_str(),
+                  o.optimizer.c_str(), lr, o.batch, o.epochs, static_cast<unsigned long long>(o.seed));
       if (o.clip_norm > 0) std::printf(", gradient clipped to norm %g", o.clip_norm);
       std::printf("%s\n", o.check_finite ? ", finite check on" : "");
     }
@@ -386,7 +407,7 @@ int run(const Options& o) {
     if (history.epochs.empty()) {
       std::printf("note: no plots: nothing was trained\n");
     } else {
-      write_plots(*o.plots, history);
+      write_plots<Net>(*o.plots, history);
       if (!o.quiet) std::printf("plots in %s\n", o.plots->string().c_str());
     }
   }
@@ -409,7 +430,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    return run(*options);
+    return options->model == "lenet" ? run<LeNet>(*options) : run<Mlp>(*options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train_fashion_mnist: %s\n", e.what());
     return 1;

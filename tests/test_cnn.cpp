@@ -276,3 +276,28 @@ TEST_CASE("A LeNet model file loads back bit for bit and names a different convo
       Catch::Contains("layer 1: file has Conv2D<1, 6, 5, 1, 2>, network has Conv2D<1, 8, 5, 1, 2>"));
   std::filesystem::remove(path);
 }
+
+TEST_CASE("dimension_flow prints LeNet-5's image shapes, stage by stage", "[cnn][dimension_flow]") {
+  const std::vector<DimensionFlowRow> rows = dimension_flow<LeNet, 32>();
+  auto find = [&](const std::string& gradient) {
+    for (const DimensionFlowRow& row : rows)
+      if (row.gradient == gradient) return row;
+    FAIL("no row " << gradient);
+    return DimensionFlowRow{};
+  };
+  CHECK(find("grad_z7 (output)").shape == "(32, 10)");
+  CHECK(find("grad_z1").shape == "(32, 6, 28, 28)");
+  CHECK(find("grad_z1").computation == "grad_a1 * (a1 > 0)");
+  CHECK(find("grad_W1").shape == "(6, 25)");
+  CHECK(find("grad_W1").computation == "correlate(x, grad_z1)");
+  CHECK(find("grad_b1").shape == "(6,)");
+  CHECK(find("grad_a1").shape == "(32, 6, 28, 28)");  // what the first pooling sends back
+  CHECK(find("grad_a1").computation == "unpool(grad_z2, argmax)");
+  CHECK(find("grad_z3").shape == "(32, 16, 10, 10)");
+  CHECK(find("grad_a2").shape == "(32, 6, 14, 14)");
+  CHECK(find("grad_a2").computation == "conv_transpose(grad_z3, W3)");
+  CHECK(find("grad_a4").shape == "(32, 400)");  // Flatten: the first Dense receives 16 x 5 x 5 as 400
+  CHECK(find("grad_W5").shape == "(400, 120)");
+  CHECK(find("grad_W5").computation == "a4^T @ grad_z5");
+  CHECK(find("grad_W5").layer == 8);
+}

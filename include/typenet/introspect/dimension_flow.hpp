@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <ostream>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -31,20 +32,21 @@ struct GradientShapes {
   using T = typename Net::scalar_type;
   using Stage = typename Net::template stage<K>;
   using z = Matrix<T, Batch, Stage::output_width>;
-  using weights = Matrix<T, Stage::input_width, Stage::output_width>;
+  using weights = Matrix<T, Stage::input_width, Stage::output_width>;  // a Dense layer's
   using bias = RowVector<T, Stage::output_width>;
   using input = Matrix<T, Batch, Stage::input_width>;
-
-  // A parameter's gradient has the parameter's own type.
-  static_assert(
-      std::is_same_v<weights, std::remove_cvref_t<
-                                  decltype(std::declval<Net&>().template layer<Stage::position>().weights)>>);
-  static_assert(
-      std::is_same_v<
-          bias, std::remove_cvref_t<decltype(std::declval<Net&>().template layer<Stage::position>().bias)>>);
 };
 
 namespace detail {
+
+// A Dense layer's parameter gradients have its parameters' own types.
+template <class Net, std::size_t Batch, std::size_t K>
+constexpr bool dense_gradient_types_match() {
+  using Shapes = GradientShapes<Net, Batch, K>;
+  using P = std::remove_cvref_t<decltype(std::declval<Net&>().template layer<Shapes::Stage::position>())>;
+  return std::is_same_v<typename Shapes::weights, decltype(P::weights)> &&
+         std::is_same_v<typename Shapes::bias, decltype(P::bias)>;
+}
 
 // True when each layer's grad_a (the gradient it sends back) has the type of the previous layer's grad_z:
 // the chain of seed 000 §4.3.7 closes. Network types already guarantee it; this states it in the table's
@@ -54,6 +56,32 @@ constexpr bool gradient_shapes_chain(std::index_sequence<K...>) {
   return (std::is_same_v<typename GradientShapes<Net, Batch, K + 1>::input,
                          typename GradientShapes<Net, Batch, K>::z> &&
           ...);
+}
+
+// "(32, 6, 28, 28)": a batch of samples of Shape S.
+template <class S>
+std::string batch_shape_text(std::size_t batch) {
+  std::string text = concat({"(", std::to_string(batch)});
+  for (std::size_t d : S::dims) text += concat({", ", std::to_string(d)});  // concat: see text.hpp
+  text += ')';
+  return text;
+}
+
+// How a layer computes a parameter's gradient and its input's, in the seed's notation where it says
+// (layers/contract.hpp: gradient_text, input_gradient_text), else in words.
+template <class L>
+std::string gradient_text(TensorKind kind, const std::string& input, const std::string& z) {
+  if constexpr (requires { L::gradient_text(kind, input, z); })
+    return L::gradient_text(kind, input, z);
+  else
+    return concat({"d", z, "/d", to_string(kind), " of ", L::name()});
+}
+template <class L>
+std::string input_gradient_text(const std::string& z, const std::string& n) {
+  if constexpr (requires { L::input_gradient_text(z, n); })
+    return L::input_gradient_text(z, n);
+  else
+    return concat({"backward of ", L::name(), " (", z, ")"});
 }
 
 inline std::string shape_text(std::size_t rows, std::size_t cols) {
@@ -79,6 +107,12 @@ inline std::string activation_backward_text(const std::string& gradient, const s
 
 }  // namespace detail
 
+// "(128, 10)", or "(10,)" for a row vector (a bias): a parameter tensor's shape.
+template <class M>
+std::string tensor_shape_text() {
+  return M::rows == 1 ? detail::shape_text(M::cols) : detail::shape_text(M::rows, M::cols);
+}
+
 // A row names its gradient in the seed's math (W3: the third layer with parameters); `layer` is the position
 // of that layer in the network, counted as everywhere else.
 struct DimensionFlowRow {
@@ -93,9 +127,9 @@ std::vector<DimensionFlowRow> dimension_flow() {
   static_assert(Batch > 0, "typenet::dimension_flow: the batch size must be positive");
   static_assert(detail::gradient_shapes_chain<Net, Batch>(std::make_index_sequence<Net::stage_count - 1>{}),
                 "typenet: the gradient shapes of the backward pass do not chain");
-  constexpr std::size_t L = Net::stage_count;
+  constexpr std::size_t L_count = Net::stage_count;
   std::vector<DimensionFlowRow> rows;
-  detail::for_each_index<L, true>([&](auto k) {
+  detail::for_each_index<L_count, true>([&](auto k) {
     constexpr std::size_t K = decltype(k)::value;
     using Shapes = GradientShapes<Net, Batch, K>;
     using Stage = typename Shapes::Stage;
@@ -103,7 +137,7 @@ std::vector<DimensionFlowRow> dimension_flow() {
     const std::string z = detail::concat({"grad_z", n});
     const std::string input = K == 0 ? std::string("x") : detail::concat({"a", std::to_string(K)});
     std::string computation;
-    if constexpr (K + 1 == L) {
+    if constexpr (K + 1 == L_count) {
       // Seed 003: softmax + CE and identity + MSE both send back output minus target.
       const std::string loss = Net::loss_type::outputs_probabilities ? "p - y" : "y - t";
       computation = Stage::activation == kernels::Activation::identity
@@ -115,17 +149,23 @@ std::vector<DimensionFlowRow> dimension_flow() {
                                                      Stage::activation);
     }
     constexpr std::size_t p = Stage::position;
-    rows.push_back(
-        {K + 1 == L ? z + " (output)" : z, detail::shape_text(Batch, Stage::output_width), computation, p});
-    rows.push_back({detail::concat({"grad_W", n}),
-                    detail::shape_text(Stage::input_width, Stage::output_width),
-                    detail::concat({input, "^T @ ", z}), p});
-    rows.push_back({detail::concat({"grad_b", n}), detail::shape_text(Stage::output_width),
-                    detail::concat({"sum(", z, ", axis=0)"}), p});
+    using L = typename Stage::layer;
+    rows.push_back({K + 1 == L_count ? z + " (output)" : z,
+                    detail::batch_shape_text<typename Stage::output_shape>(Batch), computation, p});
+    using P = typename Net::Parameters::template layer_parameters<p>;
+    std::apply(
+        [&](auto... tensor) {
+          (rows.push_back(
+               {detail::concat({tensor.kind == TensorKind::weights ? "grad_W" : "grad_b", n}),
+                tensor_shape_text<std::remove_cvref_t<decltype(std::declval<P&>().*(tensor.member))>>(),
+                detail::gradient_text<L>(tensor.kind, input, z), p}),
+           ...);
+        },
+        P::tensors());
     if constexpr (K > 0)
       rows.push_back({detail::concat({"grad_a", std::to_string(K)}),
-                      detail::shape_text(Batch, Stage::input_width), detail::concat({z, " @ W", n, "^T"}),
-                      p});
+                      detail::batch_shape_text<typename Stage::input_shape>(Batch),
+                      detail::input_gradient_text<L>(z, n), p});
   });
   return rows;
 }

@@ -59,6 +59,9 @@
 //                                                    (sigmoid in(1 - in), ReLU [in > 0]); otherwise the
 //                                                    network does that in a pass of its own.
 //   backward_params(in, d_out, grads, ctx)           grads = dL/d(params) (with parameters only)
+//   static std::string gradient_text(kind, in, z);   optional: the dimension-flow table's formula for a
+//   static std::string input_gradient_text(z, n);    parameter's gradient and for dL/d(in) ("a2^T @ grad_z3",
+//                                                    "grad_z3 @ W3^T"); else the table says it in words
 // where params is `const Parameters<T>&` (grads: `Parameters<T>&`), in and d_in are MatrixView<[const] T,
 // Rows, In::size>, out and d_out MatrixView<[const] T, Rows, Out::size>, act and in_act kernels::Activation,
 // ctx a `const LayerContext<T>&`, and Rows a batch size or dynamic_rows: templates over T and Rows.

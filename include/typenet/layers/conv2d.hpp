@@ -124,6 +124,21 @@ struct Conv2DLayer {
   using output_shape = Shape<OutChannels, geometry.out_height(), geometry.out_width()>;
 
   static constexpr bool fuses_activation = true;
+  static std::string gradient_text(TensorKind kind, const std::string& input, const std::string& z) {
+    std::string text = kind == TensorKind::weights ? "correlate(" : "sum(";
+    if (kind == TensorKind::weights) text += input + ", ";
+    text += z;
+    text += kind == TensorKind::weights ? ")" : ", axis=(0, 2, 3))";
+    return text;
+  }
+  static std::string input_gradient_text(const std::string& z, const std::string& n) {
+    std::string text = "conv_transpose(";
+    text += z;
+    text += ", W";
+    text += n;
+    text += ")";
+    return text;
+  }
   static constexpr std::size_t scratch_size = geometry.scratch_size();  // one sample's im2col patches
 
   template <class T>

@@ -80,6 +80,22 @@ struct Dense {
 
   static constexpr bool fuses_activation = true;
 
+  // The dimension-flow table's formulas (seed 000 §4.3.7): dW = x^T @ dz, db = sum(dz, axis=0), dx = dz @ W^T.
+  static std::string gradient_text(TensorKind kind, const std::string& input, const std::string& z) {
+    std::string text = kind == TensorKind::weights ? input : std::string("sum(");
+    text += kind == TensorKind::weights ? "^T @ " : "";
+    text += z;  // appended, not "literal" + string: g++ 12 warns (-Wrestrict) on that
+    text += kind == TensorKind::weights ? "" : ", axis=0)";
+    return text;
+  }
+  static std::string input_gradient_text(const std::string& z, const std::string& n) {
+    std::string text = z;
+    text += " @ W";
+    text += n;
+    text += "^T";
+    return text;
+  }
+
   template <class T>
   struct Parameters {
     Matrix<T, In, Out> weights;

@@ -79,6 +79,12 @@ struct MaxPool2DLayer {
   using output_shape = Shape<Channels, geometry.out_height(), geometry.out_width()>;
 
   static constexpr std::size_t kept_per_row = out_size;  // where each maximum was
+  static std::string input_gradient_text(const std::string& z, const std::string&) {
+    std::string text = "unpool(";
+    text += z;
+    text += ", argmax)";
+    return text;
+  }
   template <class T>
   using Parameters = NoParameters;
 
