@@ -325,6 +325,8 @@ HWY_INLINE void BackwardInputStride1(D d, const T* d_out, const T* weights, T* d
       CopyRow(d, padded + (c * l.hp + y + p) * l.wp + p, g.width, d_in + (c * g.height + y) * g.width);
 }
 
+// The weight gradient as dot products along the pixels: one horizontal sum per weight and sample, which the
+// form below avoids when the filters fill most of a vector.
 template <class D, class T = hn::TFromD<D>>
 HWY_INLINE void BackwardParamsStride1(D d, const T* in, const T* d_out, T* d_weights, const ConvGeometry& g,
                                       T* scratch) {
@@ -336,6 +338,101 @@ HWY_INLINE void BackwardParamsStride1(D d, const T* in, const T* d_out, T* d_wei
   SpreadWide(d, d_out, g.out_channels, oh, ow, l.wp, wide);
   DotProducts(d, wide, g.out_channels, padded, ShiftedRows{g.channels, g.kernel, l.hp * l.wp, l.wp},
               oh * l.wp, d_weights);
+}
+
+// The weight gradient transposed, vectorised over the filters: dW^T[k][o] += sum over pixels n of
+// patch row k at n times d_out^T[n][o]. Per pixel, one load of d_out^T's row and one broadcast per patch
+// row: no horizontal sums, and the accumulators stay in registers across the pixels. MR patch rows (given by
+// their starts) x NV vectors of filters; kMasked: the last vector has `width` filters.
+template <size_t MR, size_t NV, bool kMasked, class D, class T = hn::TFromD<D>>
+HWY_INLINE void FilterVectorTile(D d, const T* HWY_RESTRICT patch_rows, size_t pixels,
+                                 const T* HWY_RESTRICT d_out_t, size_t filters, T* HWY_RESTRICT d_weights_t,
+                                 size_t width) {
+  using V = hn::VFromD<D>;
+  const size_t L = hn::Lanes(d);
+  V acc[MR][NV];
+  for (size_t r = 0; r < MR; ++r)
+    for (size_t v = 0; v < NV; ++v)
+      acc[r][v] = (kMasked && v + 1 == NV) ? LoadPartial(d, d_weights_t + r * filters + v * L, width)
+                                           : hn::LoadU(d, d_weights_t + r * filters + v * L);
+  for (size_t n = 0; n < pixels; ++n) {
+    V bv[NV];
+    for (size_t v = 0; v < NV; ++v)
+      bv[v] = (kMasked && v + 1 == NV) ? LoadPartial(d, d_out_t + n * filters + v * L, width)
+                                       : hn::LoadU(d, d_out_t + n * filters + v * L);
+    for (size_t r = 0; r < MR; ++r) {
+      const V ar = hn::Set(d, patch_rows[n + r]);
+      for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(ar, bv[v], acc[r][v]);
+    }
+  }
+  for (size_t r = 0; r < MR; ++r)
+    for (size_t v = 0; v < NV; ++v) {
+      if (kMasked && v + 1 == NV)
+        StorePartial(d, acc[r][v], d_weights_t + r * filters + v * L, width);
+      else
+        hn::StoreU(acc[r][v], d, d_weights_t + r * filters + v * L);
+    }
+}
+
+#if HWY_TARGET <= HWY_AVX3
+constexpr size_t kFilterRows = 8;  // 16 accumulators (2 vectors of filters) + 2 + 1
+#else
+constexpr size_t kFilterRows = 4;                    // 8 + 2 + 1
+#endif
+
+template <size_t MR, class D, class T = hn::TFromD<D>>
+HWY_INLINE void FilterVectorRows(size_t rows, D d, const T* patch_rows, size_t pixels, const T* d_out_t,
+                                 size_t filters, T* d_weights_t) {
+  if constexpr (MR > 1) {
+    if (rows < MR)
+      return FilterVectorRows<MR - 1>(rows, d, patch_rows, pixels, d_out_t, filters, d_weights_t);
+  }
+  const size_t L = hn::Lanes(d), vectors = (filters + L - 1) / L, tail = filters - (vectors - 1) * L;
+  for (size_t v = 0; v < vectors; v += 2) {
+    const bool last = v + 2 >= vectors, masked = last && tail != L;
+    T* out = d_weights_t + v * L;
+    if (v + 1 == vectors) {  // one vector left
+      if (masked)
+        FilterVectorTile<MR, 1, true>(d, patch_rows, pixels, d_out_t + v * L, filters, out, tail);
+      else
+        FilterVectorTile<MR, 1, false>(d, patch_rows, pixels, d_out_t + v * L, filters, out, L);
+    } else if (masked) {
+      FilterVectorTile<MR, 2, true>(d, patch_rows, pixels, d_out_t + v * L, filters, out, tail);
+    } else {
+      FilterVectorTile<MR, 2, false>(d, patch_rows, pixels, d_out_t + v * L, filters, out, L);
+    }
+  }
+}
+
+// Is the transposed form worth it: do the filters fill at least half of the vectors they take?
+template <class D>
+HWY_INLINE bool FiltersFillVectors(D d, const ConvGeometry& g) {
+  const size_t L = hn::Lanes(d), vectors = (g.out_channels + L - 1) / L;
+  return L > 1 && 2 * g.out_channels >= vectors * L;
+}
+
+// d_weights_t (CKK x OC) += the sample's gradient, transposed.
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE void BackwardParamsByFilters(D d, const T* in, const T* d_out, T* d_weights_t,
+                                        const ConvGeometry& g, T* scratch) {
+  const Stride1Layout l = Stride1(g);
+  const size_t oh = g.out_height(), ow = g.out_width(), oc = g.out_channels, pixels = oh * l.wp;
+  T* padded = scratch;
+  T* d_out_t = scratch + l.first_size;  // pixels x OC on the wide grid, zero in the columns thrown away
+  PadImage(d, in, g.channels, g.height, g.width, g.padding, g.kernel, padded);
+  for (size_t y = 0; y < oh; ++y) {
+    for (size_t x = 0; x < ow; ++x)
+      for (size_t o = 0; o < oc; ++o) d_out_t[(y * l.wp + x) * oc + o] = d_out[(o * oh + y) * ow + x];
+    std::fill(d_out_t + (y * l.wp + ow) * oc, d_out_t + (y + 1) * l.wp * oc, T(0));
+  }
+  for (size_t c = 0; c < g.channels; ++c)
+    for (size_t i = 0; i < g.kernel; ++i)
+      for (size_t j = 0; j < g.kernel; j += kFilterRows) {
+        const size_t k = (c * g.kernel + i) * g.kernel + j;
+        FilterVectorRows<kFilterRows>(std::min(kFilterRows, g.kernel - j), d,
+                                      padded + (c * l.hp + i) * l.wp + j, pixels, d_out_t, oc,
+                                      d_weights_t + k * oc);
+      }
 }
 
 // --------------------------------------------------------------------------------- the entry points
@@ -388,9 +485,16 @@ HWY_INLINE void Conv2dBackwardParams(const T* in, const T* d_out, T* d_weights, 
   const size_t out_size = g.out_channels * pixels;
   std::fill(d_weights, d_weights + g.out_channels * g.patch_size(), T(0));
   std::fill(d_bias, d_bias + g.out_channels, T(0));
+  const bool by_filters = g.stride == 1 && FiltersFillVectors(d, g);
+  // The transposed gradient accumulates over the batch after the padded image and d_out^T.
+  T* d_weights_t =
+      by_filters ? scratch + Stride1(g).first_size + g.out_pixels_wide() * g.out_channels : nullptr;
+  if (by_filters) std::fill(d_weights_t, d_weights_t + g.patch_size() * g.out_channels, T(0));
   for (size_t r = 0; r < rows; ++r) {
     const T* grad = d_out + r * out_size;
-    if (g.stride == 1) {
+    if (by_filters) {
+      BackwardParamsByFilters(d, in + r * in_size, grad, d_weights_t, g, scratch);
+    } else if (g.stride == 1) {
       BackwardParamsStride1(d, in + r * in_size, grad, d_weights, g, scratch);
     } else {
       Im2Col(in + r * in_size, g, scratch);
@@ -405,6 +509,10 @@ HWY_INLINE void Conv2dBackwardParams(const T* in, const T* d_out, T* d_weights, 
       d_bias[o] += HorizontalSum(d, sum);
     }
   }
+  if (by_filters)
+    for (size_t k = 0; k < g.patch_size(); ++k)
+      for (size_t o = 0; o < g.out_channels; ++o)
+        d_weights[o * g.patch_size() + k] = d_weights_t[k * g.out_channels + o];
 }
 
 // 2 x 2 windows of stride 2, a vector of outputs at a time: the even and odd columns of two input rows are

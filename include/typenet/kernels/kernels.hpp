@@ -91,9 +91,14 @@ struct ConvGeometry {
   constexpr std::size_t scratch_size() const {
     if (stride != 1) return patch_size() * out_pixels();
     const std::size_t padded = channels * (height + 2 * padding) * (width + 2 * padding) + kernel;
-    const std::size_t wide_pixels = out_height() * (width + 2 * padding);
-    return padded + out_channels * wide_pixels + patch_size() * wide_pixels;
+    const std::size_t wide = out_channels * out_pixels_wide();  // d_out or out on the padded width
+    // Then the input gradient's patch rows, or the weight gradient transposed (summed over the batch).
+    const std::size_t third =
+        patch_size() * (out_pixels_wide() > out_channels ? out_pixels_wide() : out_channels);
+    return padded + wide + third;
   }
+  // Stride 1: the output pixels on a grid as wide as the padded input (the kernels' "wide" grid).
+  constexpr std::size_t out_pixels_wide() const { return out_height() * (width + 2 * padding); }
 };
 
 // out[r][o][y][x] = act(bias[o] + sum over c, i, j of weights[o][c][i][j] * in[r][c][y*s - p + i][x*s - p + j])
