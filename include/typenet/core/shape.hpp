@@ -34,6 +34,16 @@ inline std::string dims_text(std::span<const std::size_t> dims) {
   return out;
 }
 
+// The channels, height and width an image layer reads in S: S itself when it is Shape<C, H, W>, else
+// 1 x 1 x size (what such a layer is built for after the error saying it needs an image).
+template <class S>
+struct image_dims {
+  static constexpr bool is_image = S::rank == 3;
+  static constexpr std::size_t channels = is_image ? S::dims[0] : 1;
+  static constexpr std::size_t height = is_image ? S::dims[1] : 1;
+  static constexpr std::size_t width = is_image ? S::dims[2] : S::size;
+};
+
 template <class S>
 struct is_shape {
   static constexpr bool value = false;

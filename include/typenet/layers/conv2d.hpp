@@ -87,14 +87,11 @@ namespace detail {
 // (built after the layer's error, so that nothing downstream fails again).
 template <ShapeType R, std::size_t OutChannels, std::size_t Kernel, std::size_t Stride, std::size_t Padding>
 constexpr kernels::ConvGeometry conv_geometry() {
-  constexpr bool image = R::rank == 3;
-  constexpr std::size_t channels = image ? R::dims[0] : 1;
-  constexpr std::size_t height = image ? R::dims[1] : 1;
-  constexpr std::size_t width = image ? R::dims[2] : R::size;
-  constexpr std::size_t largest_kernel = std::min(height, width) + 2 * Padding;
-  return {channels,
-          height,
-          width,
+  using image = image_dims<R>;
+  constexpr std::size_t largest_kernel = std::min(image::height, image::width) + 2 * Padding;
+  return {image::channels,
+          image::height,
+          image::width,
           OutChannels == 0 ? 1 : OutChannels,
           std::clamp<std::size_t>(Kernel, 1, largest_kernel),
           Stride == 0 ? 1 : Stride,

@@ -52,11 +52,9 @@ namespace detail {
 // error).
 template <ShapeType R, std::size_t Window, std::size_t Stride>
 constexpr kernels::PoolGeometry pool_geometry() {
-  constexpr bool image = R::rank == 3;
-  constexpr std::size_t channels = image ? R::dims[0] : 1;
-  constexpr std::size_t height = image ? R::dims[1] : 1;
-  constexpr std::size_t width = image ? R::dims[2] : R::size;
-  return {channels, height, width, std::clamp<std::size_t>(Window, 1, std::min(height, width)),
+  using image = image_dims<R>;
+  return {image::channels, image::height, image::width,
+          std::clamp<std::size_t>(Window, 1, std::min(image::height, image::width)),
           Stride == 0 ? 1 : Stride};
 }
 
