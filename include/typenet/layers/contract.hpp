@@ -31,6 +31,9 @@
 //                                                    LayerIndex, the layer and Received (a
 //                                                    previous_layer_outputs<Dims...>); returns true. The
 //                                                    network calls it where the user names the network type.
+//   template <class LayerIndex, class Received>      with check_input: the same rules as one bool, without
+//   static constexpr bool fits();                    an error. Layers after the first that does not fit
+//                                                    are not checked (their shapes follow from a guess).
 //   template <ShapeType R> using fitted_to = ...;    optional: the layer as if written for R. After a failed
 //                                                    check the network is built from it, so one mistake
 //                                                    gives one error (Dense<256, 10> receiving 128 is

@@ -218,6 +218,14 @@ struct Conv2D {
         "typenet: the Conv2D kernel is larger than its padded input (H + 2 Padding, W + 2 Padding)");
     return true;
   }
+  template <class LayerIndex, class PreviousLayerOutputs>
+  static constexpr bool fits() {
+    return conv_sizes_are_positive<LayerIndex, Conv2D>::value &&
+           conv_stride_is_positive<LayerIndex, Conv2D>::value &&
+           conv_receives_an_image<LayerIndex, Conv2D, PreviousLayerOutputs>::value &&
+           conv_input_channels_fit<LayerIndex, Conv2D, PreviousLayerOutputs>::value &&
+           conv_kernel_fits_padded_input<LayerIndex, Conv2D, PreviousLayerOutputs>::value;
+  }
 };
 
 }  // namespace typenet

@@ -77,6 +77,13 @@ struct Dense {
                   "typenet: after Flatten, Dense<In, Out> needs In = C*H*W of the image it flattens");
     return true;
   }
+  template <class LayerIndex, class PreviousLayerOutputs>
+  static constexpr bool fits() {
+    return layer_widths_are_positive<LayerIndex, Dense>::value &&
+           layer_input_fits<LayerIndex, Dense, PreviousLayerOutputs>::value &&
+           dense_receives_a_vector<LayerIndex, Dense, PreviousLayerOutputs>::value &&
+           flattened_image_fits<LayerIndex, Dense, PreviousLayerOutputs>::value;
+  }
 
   static constexpr bool fuses_activation = true;
 

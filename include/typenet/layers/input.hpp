@@ -54,6 +54,11 @@ struct Input {
     static_assert(input_dims_are_positive<LayerIndex, Input>::value, "typenet: an Input dimension of 0");
     return true;
   }
+  template <class LayerIndex, class PreviousLayerOutputs>
+  static constexpr bool fits() {
+    return input_is_first_layer<LayerIndex, Input>::value &&
+           input_dims_are_positive<LayerIndex, Input>::value;
+  }
 };
 
 }  // namespace typenet

@@ -127,6 +127,12 @@ struct MaxPool2D {
                   "typenet: the MaxPool2D window is larger than the image it receives");
     return true;
   }
+  template <class LayerIndex, class PreviousLayerOutputs>
+  static constexpr bool fits() {
+    return pool_sizes_are_positive<LayerIndex, MaxPool2D>::value &&
+           pool_receives_an_image<LayerIndex, MaxPool2D, PreviousLayerOutputs>::value &&
+           pool_window_fits_input<LayerIndex, MaxPool2D, PreviousLayerOutputs>::value;
+  }
 };
 
 }  // namespace typenet

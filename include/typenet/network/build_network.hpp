@@ -109,12 +109,33 @@ struct AcceptsAnyInput {
   static constexpr bool check_input() {
     return true;
   }
+  template <class LayerIndex, class PreviousLayerOutputs>
+  static constexpr bool fits() {
+    return true;
+  }
 };
+
+// Does L's own rules pass on what it receives (check_input without the error)? True for a layer with no
+// fits() to ask.
+template <class L, class LayerIndex, class Received>
+constexpr bool layer_fits() {
+  if constexpr (requires { L::template fits<LayerIndex, Received>(); })
+    return L::template fits<LayerIndex, Received>();
+  else
+    return true;
+}
+
 template <class L>
 using input_rules_t = std::conditional_t < requires {
   &L::template check_input<layer_index<0>, previous_layer_outputs<1>>;
 }
 , L, AcceptsAnyInput > ;
+
+// Whose rules a position runs: its layer's while no layer before it failed its own, else none. After the
+// first mistake the shapes downstream come from a guess, and their checks would only repeat it. (A type, not
+// a function, so the error's instantiation chain stays as short.)
+template <bool Run, class L>
+using input_rules_if_t = std::conditional_t<Run, input_rules_t<L>, AcceptsAnyInput>;
 
 template <class L>
 constexpr bool declares_input_shape() {
@@ -159,6 +180,17 @@ struct NetworkPlan {
   using received_tag = typename std::conditional_t<
       I == 0, std::type_identity<outputs_tag<received<0>>>,
       received_tag_of<checked<(I == 0 ? 0 : I - 1)>, received<(I == 0 ? 0 : I - 1)>, received<I>>>::type;
+
+  // The first position whose layer does not fit what it receives (layer_count if none).
+  template <std::size_t... I>
+  static constexpr std::size_t find_first_misfit(std::index_sequence<I...>) {
+    constexpr std::array<bool, layer_count> fit = {
+        layer_fits<input_rules_t<checked<I>>, layer_index<I>, received_tag<I>>()...};
+    for (std::size_t i = 0; i < layer_count; ++i)
+      if (!fit[i]) return i;
+    return layer_count;
+  }
+  static constexpr std::size_t first_misfit = find_first_misfit(std::make_index_sequence<layer_count>{});
 
   template <std::size_t... I>
   static auto make_layers(std::index_sequence<I...>) -> LayerList<layer<I>...>;
@@ -269,7 +301,7 @@ constexpr auto build_network(std::index_sequence<I...>) {
     (check_activation_position<layer_index<I>, typename Plan::template checked<I>,
                                previous_layer<typename Plan::template layer<(I == 0 ? 0 : I - 1)>>>() &&
      ...);
-    (input_rules_t<typename Plan::template checked<I>>::template check_input<
+    (input_rules_if_t<I <= Plan::first_misfit, typename Plan::template checked<I>>::template check_input<
          layer_index<I>, typename Plan::template received_tag<I>>() &&
      ...);
     check_loss_count<loss_count<Plan::losses>>();
