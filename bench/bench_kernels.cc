@@ -11,7 +11,6 @@
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -26,6 +25,7 @@
 #include <hwy/aligned_allocator.h>
 #include <hwy/highway.h>
 
+#include "fma_probe.hpp"
 #include "typenet/io/idx.hpp"
 #include "typenet/kernels/kernels.hpp"
 #include "typenet/kernels/thread_pool.hpp"
@@ -35,69 +35,11 @@ extern "C" void openblas_set_num_threads(int);
 namespace {
 
 namespace k = typenet::kernels;
-namespace hn = hwy::HWY_NAMESPACE;
 using k::Activation;
 
-double g_peak_flops = 1;  // FLOP/s of one core, measured in main()
-
-// ------------------------------------------------------------------------------------------------ peak probe
-
-// 12 independent FMA chains (latency 4 x 2 FMA pipes = 8 needed; 12 leaves slack), compiled for this
-// machine's static target: FLOP/s = 2 x lanes x 12 per iteration. Every chain starts from a different,
-// opaque value: with equal starts the compiler proves the chains equal and keeps ONE (a 4-cycle latency
-// chain whose time, counted as 12 chains, happened to look like a plausible peak).
-HWY_NOINLINE float FmaProbe(std::size_t iterations) {
-  const hn::ScalableTag<float> d;
-  using V = hn::Vec<decltype(d)>;
-  float start[12], mul = 0.999999f, add = 1e-7f;
-  for (int i = 0; i < 12; ++i) start[i] = 1.0f + 0.01f * float(i);
-  benchmark::DoNotOptimize(iterations);  // keeps the compiler from evaluating or hoisting the probe
-  benchmark::DoNotOptimize(start);
-  benchmark::DoNotOptimize(mul);
-  benchmark::DoNotOptimize(add);
-  V a0 = hn::Set(d, start[0]), a1 = hn::Set(d, start[1]), a2 = hn::Set(d, start[2]),
-    a3 = hn::Set(d, start[3]), a4 = hn::Set(d, start[4]), a5 = hn::Set(d, start[5]),
-    a6 = hn::Set(d, start[6]), a7 = hn::Set(d, start[7]), a8 = hn::Set(d, start[8]),
-    a9 = hn::Set(d, start[9]), a10 = hn::Set(d, start[10]), a11 = hn::Set(d, start[11]);
-  const V m = hn::Set(d, mul), c = hn::Set(d, add);
-  for (std::size_t i = 0; i < iterations; ++i) {
-    a0 = hn::MulAdd(a0, m, c), a1 = hn::MulAdd(a1, m, c), a2 = hn::MulAdd(a2, m, c),
-    a3 = hn::MulAdd(a3, m, c);
-    a4 = hn::MulAdd(a4, m, c), a5 = hn::MulAdd(a5, m, c), a6 = hn::MulAdd(a6, m, c),
-    a7 = hn::MulAdd(a7, m, c);
-    a8 = hn::MulAdd(a8, m, c), a9 = hn::MulAdd(a9, m, c), a10 = hn::MulAdd(a10, m, c);
-    a11 = hn::MulAdd(a11, m, c);
-  }
-  const V s = hn::Add(
-      hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)),
-      hn::Add(hn::Add(hn::Add(a4, a5), hn::Add(a6, a7)), hn::Add(hn::Add(a8, a9), hn::Add(a10, a11))));
-  return hn::GetLane(s);
-}
-
-double FmaFlopsPerIteration() {
-  return 2.0 * 12 * hn::Lanes(hn::ScalableTag<float>());
-}
-
-void BM_FmaPeak(benchmark::State& state) {
-  constexpr std::size_t kIterations = 1 << 16;
-  for (auto _ : state) benchmark::DoNotOptimize(FmaProbe(kIterations));
-  const double flops = FmaFlopsPerIteration() * kIterations;
-  state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["pct_peak"] =
-      benchmark::Counter(flops / g_peak_flops * 100, benchmark::Counter::kIsIterationInvariantRate);
-}
+using typenet_bench::SetFlopCounters;  // the FMA probe and the GFLOPs/pct_peak counters: fma_probe.hpp
 
 // ------------------------------------------------------------------------------------------------ helpers
-
-void SetFlopCounters(benchmark::State& state, double flops_per_iteration, double samples_per_iteration = 0) {
-  state.counters["GFLOPs"] =
-      benchmark::Counter(flops_per_iteration * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["pct_peak"] = benchmark::Counter(flops_per_iteration / g_peak_flops * 100,
-                                                  benchmark::Counter::kIsIterationInvariantRate);
-  if (samples_per_iteration > 0)
-    state.counters["samples_per_s"] =
-        benchmark::Counter(samples_per_iteration, benchmark::Counter::kIsIterationInvariantRate);
-}
 
 struct Buffer {
   hwy::AlignedFreeUniquePtr<float[]> data;
@@ -657,23 +599,8 @@ void RegisterOnImages(const ImageFeed* images) {
 int main(int argc, char** argv) {
   openblas_set_num_threads(1);
   Eigen::setNbThreads(1);
-  {  // The peak: best of a few 0.05 s probes.
-    constexpr std::size_t kIterations = 1 << 22;
-    double best = 0;
-    for (int i = 0; i < 5; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      benchmark::DoNotOptimize(FmaProbe(kIterations));
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      best = std::max(best, FmaFlopsPerIteration() * kIterations / s);
-    }
-    g_peak_flops = best;
-    benchmark::AddCustomContext("fma_peak_gflops", std::to_string(best * 1e-9));
-    // What the probe ran: its vector width and ISA (the static -march=native target). On AVX2 one core's
-    // peak is 2 FMA pipes x 8 lanes x 2 FLOP = 32 FLOP/cycle, so probe GFLOP/s / 32 is the core clock in GHz.
-    benchmark::AddCustomContext("fma_probe_isa", hwy::TargetName(HWY_STATIC_TARGET));
-    benchmark::AddCustomContext("fma_probe_lanes", std::to_string(hn::Lanes(hn::ScalableTag<float>())));
-  }
-  benchmark::RegisterBenchmark("peak/fma/1core/probe", BM_FmaPeak);
+  typenet_bench::MeasureFmaPeak();
+  typenet_bench::RegisterFmaProbe();
 
   RegisterGemms<128, kIn, kH1>(true);
   RegisterGemms<128, kH1, kH2>(true);
