@@ -15,7 +15,10 @@
 //                            `template <ShapeType R> using outputs_tag = ...`: what the next layer's
 //                            check_input is told it receives, when that says more than
 //                            previous_layer_outputs<Dims...> (Flatten: flattened<previous_layer_outputs<C,
-//                            H, W>, C*H*W>, so a mis-sized Dense names the image).
+//                            H, W>, C*H*W>, so a mis-sized Dense names the image). A reshape that only
+//                            states the network's input (Input) also declares `is_declaration = true`: it
+//                            is no module of the network, so exchange names (io/safetensors.hpp) count
+//                            positions without it, as a torch.nn.Sequential of the same layers does.
 //   computational layer      Dense, and every other layer with a forward and a backward pass.
 //
 // Every layer declares (R is the Shape it receives, see core/shape.hpp):
@@ -65,6 +68,10 @@
 //   static std::string gradient_text(kind, in, z);   optional: the dimension-flow table's formula for a
 //   static std::string input_gradient_text(z, n);    parameter's gradient and for dL/d(in) ("a2^T @ grad_z3",
 //                                                    "grad_z3 @ W3^T"); else the table says it in words
+//   static constexpr ExchangeLayout                  optional: a tensor's shape as PyTorch's state_dict and
+//     exchange_layout(TensorKind kind);              safetensors files hold it (io/safetensors.hpp), and
+//                                                    whether typenet stores its transpose; if absent, the
+//                                                    Matrix's own [rows, cols] ([cols] when rows == 1)
 // where params is `const Parameters<T>&` (grads: `Parameters<T>&`), in and d_in are MatrixView<[const] T,
 // Rows, In::size>, out and d_out MatrixView<[const] T, Rows, Out::size>, act and in_act kernels::Activation,
 // ctx a `const LayerContext<T>&`, and Rows a batch size or dynamic_rows: templates over T and Rows.
@@ -111,6 +118,25 @@ inline const char* to_string(TensorKind kind) {
   }
   return "?";
 }
+
+// A tensor's name in PyTorch's state_dict, after its module's: "0.weight", "0.bias".
+inline const char* exchange_name(TensorKind kind) {
+  switch (kind) {
+    case TensorKind::weights:
+      return "weight";
+    case TensorKind::bias:
+      return "bias";
+  }
+  return "?";
+}
+
+// A parameter tensor as exchange formats lay it out (PyTorch's order: Linear (out, in), Conv2d (out, in,
+// kH, kW)). `transposed`: typenet stores the rank-2 tensor dims[1] x dims[0] (Dense's In x Out weights).
+struct ExchangeLayout {
+  std::size_t rank = 0;
+  std::size_t dims[4] = {};
+  bool transposed = false;
+};
 
 // One entry of Parameters::tensors(): a kind and the member that holds the tensor.
 template <class P, class M>
@@ -211,6 +237,25 @@ constexpr std::size_t scratch_size() {
     return L::scratch_size;
   else
     return 0;
+}
+
+template <class L>
+constexpr bool is_declaration() {
+  if constexpr (requires { L::is_declaration; })
+    return L::is_declaration;
+  else
+    return false;
+}
+
+// The exchange layout of a layer's tensor of `kind`, stored as Rows x Cols.
+template <class L, std::size_t Rows, std::size_t Cols>
+constexpr ExchangeLayout exchange_layout(TensorKind kind) {
+  if constexpr (requires { L::exchange_layout(kind); }) {
+    return L::exchange_layout(kind);
+  } else {
+    if (Rows == 1) return ExchangeLayout{1, {Cols}, false};
+    return ExchangeLayout{2, {Rows, Cols}, false};
+  }
 }
 
 template <class L, class T>

@@ -138,6 +138,12 @@ struct Conv2DLayer {
   }
   static constexpr std::size_t scratch_size = geometry.scratch_size();  // one sample's im2col patches
 
+  // PyTorch's Conv2d weight (out, in, kH, kW): typenet's rows, in the same order.
+  static constexpr ExchangeLayout exchange_layout(TensorKind kind) {
+    if (kind == TensorKind::weights) return {4, {OutChannels, Channels, Kernel, Kernel}, false};
+    return {1, {OutChannels}, false};
+  }
+
   template <class T>
   struct Parameters {
     Matrix<T, OutChannels, patch_size> weights;

@@ -103,6 +103,12 @@ struct Dense {
     return text;
   }
 
+  // PyTorch's Linear holds its weight as (out, in): the transpose of typenet's In x Out.
+  static constexpr ExchangeLayout exchange_layout(TensorKind kind) {
+    if (kind == TensorKind::weights) return {2, {Out, In}, true};
+    return {1, {Out}, false};
+  }
+
   template <class T>
   struct Parameters {
     Matrix<T, In, Out> weights;

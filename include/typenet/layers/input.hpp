@@ -43,6 +43,7 @@ struct Input {
   }
 
   static constexpr bool reshapes_only = true;
+  static constexpr bool is_declaration = true;  // PyTorch has no module for it
   using input_shape = Shape<(Dims == 0 ? 1 : Dims)...>;
   template <ShapeType Received>
   using output_shape = input_shape;
