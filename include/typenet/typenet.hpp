@@ -11,6 +11,7 @@
 #include "typenet/introspect/gradient_check.hpp"
 #include "typenet/io/idx.hpp"
 #include "typenet/io/model_file.hpp"
+#include "typenet/io/safetensors.hpp"
 #include "typenet/io/svg_plot.hpp"
 #include "typenet/layers/activations.hpp"
 #include "typenet/layers/conv2d.hpp"
