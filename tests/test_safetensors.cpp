@@ -287,6 +287,7 @@ TEST_CASE("every malformed file is refused with what and where, the network unch
        "header is not valid JSON: parse error at line 1, column 14: syntax error while parsing value - "
        "unexpected end of input; expected '[', '{', or a literal"},
       {join("[1, 2]", {}), "header is not a JSON object of tensors"},
+      {join(R"({"a": 1e400})", {}), "header is not valid JSON: number overflow parsing '1e400'"},
       {join(R"({"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"a":{}})", Bytes(4, 0)),
        "header names \"a\" twice"},
       {edited([](Parts& p) { p.header["__metadata__"]["format"] = 1; }),

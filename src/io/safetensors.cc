@@ -125,7 +125,7 @@ class Reader {
     json header;
     try {
       header = json::parse(text, text + header_bytes, note_duplicates);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // a parse_error, or out_of_range for a number like 1e400
       std::string what = e.what();  // "[json.exception.parse_error.101] parse error at line 1, ..."
       if (const auto bracket = what.find("] "); what.rfind("[json.", 0) == 0 && bracket != std::string::npos)
         what.erase(0, bracket + 2);

@@ -1,6 +1,7 @@
-// Writes the fuzzers' seed corpus: valid IDX files (raw and gzip), a valid model file for fuzz_model_file's
-// network, and a few malformed ones, so the fuzzers start from inputs that reach deep into the parsers.
-//   make_fuzz_seeds OUTPUT_DIR   ->   OUTPUT_DIR/idx/*, OUTPUT_DIR/model/*
+// Writes the fuzzers' seed corpus: valid IDX files (raw and gzip), a valid model file and a valid
+// safetensors file for the fuzzers' network, and a few malformed ones, so the fuzzers start from inputs
+// that reach deep into the parsers.
+//   make_fuzz_seeds OUTPUT_DIR   ->   OUTPUT_DIR/idx/*, OUTPUT_DIR/model/*, OUTPUT_DIR/safetensors/*
 #include <zlib.h>
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "typenet/io/model_file.hpp"
+#include "typenet/io/safetensors.hpp"
 #include "typenet/layers/activations.hpp"
 #include "typenet/layers/dense.hpp"
 #include "typenet/layers/losses.hpp"
@@ -63,9 +65,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    const fs::path idx_dir = fs::path(argv[1]) / "idx", model_dir = fs::path(argv[1]) / "model";
-    fs::create_directories(idx_dir);
-    fs::create_directories(model_dir);
+    const fs::path idx_dir = fs::path(argv[1]) / "idx", model_dir = fs::path(argv[1]) / "model",
+                   safetensors_dir = fs::path(argv[1]) / "safetensors";
+    for (const fs::path& dir : {idx_dir, model_dir, safetensors_dir}) fs::create_directories(dir);
 
     const Bytes images = idx({2, 4, 4}, 32), labels = idx({5}, 5);
     write(idx_dir / "images-raw", images);
@@ -94,6 +96,22 @@ int main(int argc, char** argv) {
     bad = model;
     bad[16] = 0xff;  // a huge layer count
     write(model_dir / "many-layers.tnet", bad);
+
+    const Bytes tensors = typenet::encode_safetensors(SmallNet{typenet::HeNormal{.seed = 3}});
+    write(safetensors_dir / "valid.safetensors", tensors);
+    write(safetensors_dir / "truncated.safetensors", Bytes(tensors.begin(), tensors.begin() + 40));
+    bad = tensors;
+    bad.back() ^= 0x7f;  // a NaN or a changed weight
+    write(safetensors_dir / "last-byte.safetensors", bad);
+    const std::string half = R"({"0.weight":{"dtype":"F16","shape":[5,6],"data_offsets":[0,60]},)"
+                             R"("0.bias":{"dtype":"BF16","shape":[5],"data_offsets":[60,70]},)"
+                             R"("2.weight":{"dtype":"F32","shape":[3,5],"data_offsets":[70,130]},)"
+                             R"("2.bias":{"dtype":"F32","shape":[3],"data_offsets":[130,142]}})";
+    Bytes halves;
+    for (std::size_t i = 0; i < 8; ++i) halves.push_back(std::uint8_t(half.size() >> (8 * i)));
+    halves.insert(halves.end(), half.begin(), half.end());
+    for (std::size_t i = 0; i < 142; ++i) halves.push_back(std::uint8_t(i % 2 ? 0x3c : 0x00));
+    write(safetensors_dir / "half.safetensors", halves);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "make_fuzz_seeds: %s\n", e.what());
     return 1;
