@@ -33,6 +33,45 @@ elseif(CASE STREQUAL "check_finite_with_value")
   set(args --check-finite=yes ${save})
 elseif(CASE STREQUAL "unknown_model")
   set(args --model resnet ${save})
+elseif(CASE STREQUAL "two_loads")
+  set(args --load ${WORK}/a.tnet --load-safetensors ${WORK}/b.safetensors ${save})
+elseif(CASE STREQUAL "safetensors_round_trip")
+  # Weights saved as safetensors evaluate to the same accuracy; LeNet's file is refused by the MLP, naming
+  # the tensor and both shapes.
+  execute_process(COMMAND ${TRAINER} --epochs 1 --train-limit 300 --test-limit 100 --seed 1
+                          --save-safetensors ${WORK}/mlp.safetensors
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/mlp.safetensors)
+    message(FATAL_ERROR "training run failed (exit ${rc}):\n${out}\n${err}")
+  endif()
+  execute_process(COMMAND ${TRAINER} --load-safetensors ${WORK}/mlp.safetensors --epochs 0 --test-limit 100
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out2 ERROR_VARIABLE err)
+  string(REGEX MATCH "test accuracy [0-9.]+%" first "${out}")
+  string(REGEX MATCH "test accuracy [0-9.]+%" second "${out2}")
+  if(NOT rc EQUAL 0 OR NOT first STREQUAL second OR first STREQUAL "")
+    message(FATAL_ERROR "evaluating the safetensors file failed (exit ${rc}, '${first}' vs '${second}'):\n${out2}\n${err}")
+  endif()
+  execute_process(COMMAND ${TRAINER} --model lenet --epochs 1 --train-limit 64 --test-limit 10 --quiet
+                          --save-safetensors ${WORK}/lenet.safetensors
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  execute_process(COMMAND ${TRAINER} --load-safetensors ${WORK}/lenet.safetensors --epochs 0 --test-limit 10
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out3 ERROR_VARIABLE err)
+  if(NOT rc EQUAL 1 OR NOT err MATCHES "lenet.safetensors: tensor 0.weight \\(layer 0, Dense<784, 256>\\): file has shape \\[6, 1, 5, 5\\], network has \\[256, 784\\]")
+    message(FATAL_ERROR "the MLP loaded LeNet's safetensors (exit ${rc}):\n${out3}\n${err}")
+  endif()
+  return()
+elseif(CASE STREQUAL "pytorch_weights")
+  # PyTorch's MLP (tests/pytorch_interop.py export, run by CTest first) evaluates to PyTorch's accuracy.
+  execute_process(COMMAND ${TRAINER} --load-safetensors ${INTEROP}/torch_mlp.safetensors --epochs 0
+                          --test-limit 1000 --quiet
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  file(READ ${INTEROP}/torch_mlp.accuracy expected)
+  string(STRIP "${expected}" expected)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES "test accuracy ${expected}% on 1000 images")
+    message(FATAL_ERROR "PyTorch's MLP: expected test accuracy ${expected}% (exit ${rc}):\n${out}\n${err}")
+  endif()
+  message(STATUS "PyTorch's MLP in the trainer: ${out}")
+  return()
 elseif(CASE STREQUAL "diverging")
   # A learning rate so large that the logits overflow float: with --check-finite the run stops at the first
   # Inf or NaN with the NonFiniteError (step, layer, row, column) on stderr, exit 1, and saves nothing. (The

@@ -4,6 +4,7 @@
 //   train_fashion_mnist --epochs 10 --batch 32 --lr 0.1 --optimizer sgd --save model.tnet --plots plots
 //   train_fashion_mnist --model lenet                           # Adam, lr 1e-3, batch 64 unless told
 //   train_fashion_mnist --load model.tnet --epochs 0            # evaluate a saved model
+//   train_fashion_mnist --load-safetensors torch.safetensors --epochs 0   # evaluate PyTorch's weights
 //
 // Exit codes: 0 done, 1 a runtime failure (bad data or model file, cannot write), 2 bad command line.
 #include <unistd.h>
@@ -27,6 +28,7 @@
 
 #include "typenet/io/idx.hpp"
 #include "typenet/io/model_file.hpp"
+#include "typenet/io/safetensors.hpp"
 #include "typenet/io/svg_plot.hpp"
 #include "typenet/layers/activations.hpp"
 #include "typenet/layers/conv2d.hpp"
@@ -54,7 +56,7 @@ constexpr const char* usage_text = R"(usage: train_fashion_mnist [options]
 
   --model NAME        mlp (784-256-128-10, sigmoid; the default) or lenet (LeNet-5, ReLU)
   --data DIR          Fashion-MNIST IDX files, raw or .gz (default /usr/share/datasets/fashion-mnist)
-  --epochs N          training epochs (default 10; 0 only evaluates, and needs --load)
+  --epochs N          training epochs (default 10; 0 only evaluates, and needs --load or --load-safetensors)
   --batch N           batch size: 1, 8, 16, 32, 64, 128 or 256 (default 32; lenet 64)
   --lr X              learning rate (default 0.1 for sgd and momentum, 0.001 for adam)
   --optimizer NAME    sgd, momentum or adam (default sgd; lenet adam)
@@ -66,6 +68,10 @@ constexpr const char* usage_text = R"(usage: train_fashion_mnist [options]
   --threads N         threads for a step, the caller's included (default 1; small products stay on one)
   --save FILE         save the trained model (written to FILE.tmp, then renamed)
   --load FILE         start from a saved model
+  --save-safetensors FILE   also save the trained weights as safetensors, with PyTorch's names and
+                      layouts (a torch.nn.Sequential of the same layers loads them)
+  --load-safetensors FILE   start from weights in a safetensors file, such as PyTorch's state_dict of
+                      the same Sequential (0.weight, 0.bias, 2.weight, ...); checked against the network
   --plots DIR         write loss.svg, accuracy.svg and gradient_flow.svg into DIR
   --train-limit N     train on the first N training images only
   --test-limit N      evaluate on the first N test images only
@@ -84,7 +90,7 @@ struct Options {
   std::string optimizer = "sgd";
   std::uint64_t seed = 42;
   std::size_t threads = 1;
-  std::optional<std::filesystem::path> save, load, plots;
+  std::optional<std::filesystem::path> save, load, plots, save_safetensors, load_safetensors;
   std::optional<std::size_t> train_limit, test_limit;
   bool quiet = false;
 };
@@ -166,6 +172,10 @@ std::optional<Options> parse(int argc, char** argv) {
       o.save = value();
     } else if (flag == "--load") {
       o.load = value();
+    } else if (flag == "--save-safetensors") {
+      o.save_safetensors = value();
+    } else if (flag == "--load-safetensors") {
+      o.load_safetensors = value();
     } else if (flag == "--plots") {
       o.plots = value();
     } else if (flag == "--train-limit") {
@@ -185,9 +195,12 @@ std::optional<Options> parse(int argc, char** argv) {
     if (!batch_given) o.batch = 64;
     if (!optimizer_given) o.optimizer = "adam";
   }
-  if (o.epochs == 0 && !o.load)
-    throw UsageError{epochs_given ? "--epochs 0 only evaluates, so it needs --load FILE"
-                                  : "--epochs must be positive"};
+  if (o.load && o.load_safetensors)
+    throw UsageError{"--load and --load-safetensors both give the starting weights: pass one"};
+  if (o.epochs == 0 && !o.load && !o.load_safetensors)
+    throw UsageError{epochs_given
+                         ? "--epochs 0 only evaluates, so it needs --load FILE or --load-safetensors FILE"
+                         : "--epochs must be positive"};
   switch (o.batch) {
     case 1:
     case 8:
@@ -363,15 +376,20 @@ template <class Net>
 int run(const Options& o) {
   const auto start = Clock::now();
   // Fail before training, not after it, when the model could not be saved.
-  if (o.save) {
-    const std::filesystem::path parent = std::filesystem::absolute(*o.save).parent_path();
+  for (const auto& target : {o.save, o.save_safetensors}) {
+    if (!target) continue;
+    const std::filesystem::path parent = std::filesystem::absolute(*target).parent_path();
     if (!std::filesystem::is_directory(parent))
-      throw std::runtime_error(o.save->string() + ": cannot save: no such directory " + parent.string());
+      throw std::runtime_error(target->string() + ": cannot save: no such directory " + parent.string());
   }
   Net net{typenet::HeNormal{.seed = o.seed}};
   if (o.load) {
     typenet::load_model(net, *o.load);
     if (!o.quiet) std::printf("loaded %s\n", o.load->string().c_str());
+  }
+  if (o.load_safetensors) {
+    typenet::load_safetensors(net, *o.load_safetensors);
+    if (!o.quiet) std::printf("loaded %s\n", o.load_safetensors->string().c_str());
   }
 
   typenet::TrainTestSets data = typenet::load_fashion_mnist(o.data);
@@ -402,6 +420,10 @@ int run(const Options& o) {
   if (o.save) {
     typenet::save_model(net, *o.save);
     if (!o.quiet) std::printf("saved %s\n", o.save->string().c_str());
+  }
+  if (o.save_safetensors) {
+    typenet::save_safetensors(net, *o.save_safetensors);
+    if (!o.quiet) std::printf("saved %s\n", o.save_safetensors->string().c_str());
   }
   if (o.plots) {
     if (history.epochs.empty()) {
