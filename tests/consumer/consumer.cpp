@@ -1,4 +1,5 @@
-// Trains a tiny network on XOR-like data through the installed package and checks that it learned.
+// Trains a tiny network on XOR-like data through the installed package and checks that it learned, and that
+// its weights survive a safetensors round trip.
 #include <cstdio>
 #include <typenet/typenet.hpp>
 
@@ -16,6 +17,11 @@ int main() {
   const auto classes = net.classify(x);
   int correct = 0;
   for (int r = 0; r < 4; ++r) correct += classes[r] == y[r];
-  std::printf("consumer: loss %.4f -> %.4f, %d/4 correct\n", first, last, correct);
-  return last < first && correct == 4 ? 0 : 1;
+  // The safetensors reader is compiled into the library: the consumer needs no JSON parser of its own.
+  Net loaded{typenet::HeNormal{.seed = 8}};
+  typenet::decode_safetensors(loaded, typenet::encode_safetensors(net), "consumer.safetensors");
+  const bool same = loaded.classify(x) == classes;
+  std::printf("consumer: loss %.4f -> %.4f, %d/4 correct, safetensors round trip %s\n", first, last, correct,
+              same ? "alike" : "DIFFERS");
+  return last < first && correct == 4 && same ? 0 : 1;
 }
