@@ -176,3 +176,18 @@ TEST_CASE("a network with user layers trains, with SGD and Adam, and saves by na
                     Catch::Matchers::Contains("layer 2: file has LearnedScale, network has Cube"));
   std::filesystem::remove(path);
 }
+
+TEST_CASE("a user layer that declares no exchange layout saves to safetensors as its Matrix's shape",
+          "[contract][safetensors]") {
+  const UserNet<float> net{HeNormal{.seed = 5}};
+  const std::vector<std::uint8_t> file = encode_safetensors(net);
+  const std::string header(file.begin() + 8, file.end());
+  // LearnedScale (position 2) holds a 1 x 5 scale of kind weights: "2.weight" of shape [5].
+  CHECK_THAT(header, Catch::Matchers::Contains(R"("2.weight":{"dtype":"F32","shape":[5],)"));
+  CHECK_THAT(header, Catch::Matchers::Contains(R"("4.weight":{"dtype":"F32","shape":[3,5],)"));
+  UserNet<float> loaded{HeNormal{.seed = 6}};
+  loaded.layer<2>().scale(0, 3) = 7.0f;
+  decode_safetensors(loaded, file, "user.safetensors");
+  CHECK(loaded.layer<2>().scale(0, 3) == net.layer<2>().scale(0, 3));
+  CHECK(loaded.layer<4>().weights(4, 2) == net.layer<4>().weights(4, 2));
+}
