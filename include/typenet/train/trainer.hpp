@@ -106,6 +106,30 @@ class Trainer {
       return T(0);
   }
 
+  // The two halves of a step, for loops that work on the gradient in between (data-parallel training sums
+  // it across processes: distributed/data_parallel.hpp). backward() runs the forward pass, the loss and the
+  // backward pass on x and stores dL/d(parameters), the mean over x's rows, in gradients(), changing no
+  // parameter; update() clips (TrainerOptions::clip_norm) and applies the optimizer to what gradients()
+  // holds then. step() does both, fused where it can be. x is a MatrixView as step() takes it.
+  template <class V, std::size_t B, std::size_t Width, class Targets>
+  T backward(MatrixView<V, B, Width> x, const Targets& targets) {
+    using U = std::remove_const_t<V>;
+    detail::check_step_arguments<Net, U, B, Width, Targets>();
+    if constexpr (detail::step_arguments_fit<Net, U, B, Width, Targets>()) {
+      detail::check_target_rows(x.row_count(), targets);
+      return backprop_.run(net_, MatrixView<const T, B, Width>(x.data(), x.row_count()), targets,
+                           backprop_.template store_gradients<B>(gradients_));
+    } else {
+      return T(0);
+    }
+  }
+  void update() {
+    if (options_.clip_norm > 0) clip_gradients();
+    optimizer_.update(net_.parameters(), gradients_, state_);
+    if (options_.check_finite) require_finite_parameters();
+  }
+  Parameters& gradients() { return gradients_; }
+
   // ||dL/dz|| per stage (a layer with parameters and its activation) in the last step (seed 000 §4.3.6: the
   // gradient flow chart).
   const auto& gradient_norms() const { return backprop_.gradient_norms(); }
@@ -128,15 +152,13 @@ class Trainer {
   // next: the following step's input (B x input width), or null.
   template <std::size_t B, class Targets>
   T run(MatrixView<const T, B, Net::input_width> x, const Targets& targets, const T* next) {
-    T loss;
     if (fuses_sgd && options_.clip_norm <= 0) {
-      loss = backprop_.run_sgd(net_, x, targets, T(optimizer_.learning_rate), next, gradients_);
-    } else {
-      loss = backprop_.run(net_, x, targets, backprop_.template store_gradients<B>(gradients_));
-      if (options_.clip_norm > 0) clip_gradients();
-      optimizer_.update(net_.parameters(), gradients_, state_);
+      const T loss = backprop_.run_sgd(net_, x, targets, T(optimizer_.learning_rate), next, gradients_);
+      if (options_.check_finite) require_finite_parameters();
+      return loss;
     }
-    if (options_.check_finite) require_finite_parameters();
+    const T loss = backprop_.run(net_, x, targets, backprop_.template store_gradients<B>(gradients_));
+    update();
     return loss;
   }
 
