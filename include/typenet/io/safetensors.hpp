@@ -39,6 +39,7 @@
 
 #include "typenet/io/model_file.hpp"
 #include "typenet/layers/contract.hpp"
+#include "typenet/network/network.hpp"
 #include "typenet/network/parameters.hpp"
 
 namespace typenet {
@@ -135,13 +136,6 @@ std::vector<ExchangeTensor> exchange_tensors(const SafetensorsOptions& options) 
                                std::to_string(tensors[a].layer) + " and " + std::to_string(tensors[b].layer) +
                                " would both hold " + tensors[a].name);
   return tensors;
-}
-
-template <class Net>
-std::string network_text() {
-  std::string text;
-  for (std::size_t i = 0; i < Net::layer_count; ++i) text += (i ? ", " : "") + Net::plan::layer_name(i);
-  return text;
 }
 
 }  // namespace detail

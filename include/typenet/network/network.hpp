@@ -13,6 +13,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -249,6 +250,14 @@ class NetworkImpl {
   Workspace inference_work_;
   AccessCount writable_accesses_;
 };
+
+// "Dense<784, 256>, Sigmoid, ..., SoftmaxCrossEntropy": the layers as the network builds them.
+template <class Net>
+std::string network_text() {
+  std::string text;
+  for (std::size_t i = 0; i < Net::layer_count; ++i) text += (i ? ", " : "") + Net::plan::layer_name(i);
+  return text;
+}
 
 }  // namespace detail
 }  // namespace typenet
