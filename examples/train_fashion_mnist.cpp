@@ -24,8 +24,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include "typenet/distributed/communicator.hpp"
+#include "typenet/distributed/data_parallel.hpp"
 #include "typenet/io/idx.hpp"
 #include "typenet/io/model_file.hpp"
 #include "typenet/io/safetensors.hpp"
@@ -42,6 +45,9 @@
 #include "typenet/train/evaluate.hpp"
 #include "typenet/train/optimizers.hpp"
 #include "typenet/train/trainer.hpp"
+#ifdef TYPENET_TRAINER_MPI
+#include "typenet/distributed/mpi.hpp"
+#endif
 
 namespace {
 
@@ -269,24 +275,24 @@ class Progress {
   Clock::time_point start_ = Clock::now(), last_{};
 };
 
-template <class Trainer>
-typenet::EpochStats run_epoch(std::size_t batch, Trainer& trainer, const typenet::Dataset& data,
-                              std::uint64_t seed, std::size_t epoch, const typenet::EpochProgress& progress) {
+// f(std::integral_constant<std::size_t, B>{}) for the batch size chosen on the command line.
+template <class F>
+decltype(auto) with_batch(std::size_t batch, F&& f) {
   switch (batch) {
     case 1:
-      return typenet::train_epoch<1>(trainer, data, seed, epoch, progress);
+      return f(std::integral_constant<std::size_t, 1>{});
     case 8:
-      return typenet::train_epoch<8>(trainer, data, seed, epoch, progress);
+      return f(std::integral_constant<std::size_t, 8>{});
     case 16:
-      return typenet::train_epoch<16>(trainer, data, seed, epoch, progress);
+      return f(std::integral_constant<std::size_t, 16>{});
     case 32:
-      return typenet::train_epoch<32>(trainer, data, seed, epoch, progress);
+      return f(std::integral_constant<std::size_t, 32>{});
     case 64:
-      return typenet::train_epoch<64>(trainer, data, seed, epoch, progress);
+      return f(std::integral_constant<std::size_t, 64>{});
     case 128:
-      return typenet::train_epoch<128>(trainer, data, seed, epoch, progress);
+      return f(std::integral_constant<std::size_t, 128>{});
     default:
-      return typenet::train_epoch<256>(trainer, data, seed, epoch, progress);  // validated by parse()
+      return f(std::integral_constant<std::size_t, 256>{});  // validated by parse()
   }
 }
 
@@ -295,33 +301,63 @@ struct History {
   std::vector<double> gradient_norms;  // of the last epoch
 };
 
-template <class Net, class Optimizer>
-History train(Net& net, const Options& o, Optimizer optimizer, const typenet::TrainTestSets& data) {
-  typenet::Trainer trainer(net, optimizer,
-                           typenet::TrainerOptions{.clip_norm = o.clip_norm,
-                                                   .reserve_rows = o.batch,
-                                                   .check_finite = o.check_finite,
-                                                   .threads = o.threads});
+// The epoch loop: one process (Trainer, train_epoch), or data-parallel over MPI processes
+// (DataParallelTrainer, train_epoch_data_parallel) where only rank 0 speaks.
+template <class Net, class Optimizer, class Comm>
+History train(Net& net, const Options& o, Optimizer optimizer, const typenet::TrainTestSets& data,
+              Comm& comm) {
+  const typenet::TrainerOptions options{.clip_norm = o.clip_norm,
+                                        .reserve_rows = o.batch,
+                                        .check_finite = o.check_finite,
+                                        .threads = o.threads};
+  constexpr bool parallel = !std::is_same_v<Comm, typenet::SingleProcess>;
+  using LocalTrainer = typenet::Trainer<Net, Optimizer>;
+  using ParallelTrainer =
+      std::conditional_t<parallel, typenet::DataParallelTrainer<Net, Optimizer, Comm>, LocalTrainer>;
+  ParallelTrainer trainer = [&] {
+    if constexpr (parallel)
+      return ParallelTrainer(net, optimizer, comm, options);
+    else
+      return ParallelTrainer(net, optimizer, options);
+  }();
+  const bool speak = !o.quiet && comm.rank() == 0;
   History history;
   for (std::size_t epoch = 0; epoch < o.epochs; ++epoch) {
-    Progress progress(!o.quiet, epoch + 1, o.epochs);
+    Progress progress(speak, epoch + 1, o.epochs);
     const auto start = Clock::now();
-    const typenet::EpochStats stats =
-        run_epoch(o.batch, trainer, data.train, o.seed, epoch, std::ref(progress));
+    const double allreduce_before = [&] {
+      if constexpr (parallel) return trainer.allreduce_seconds();
+      return 0.0;
+    }();
+    const typenet::EpochStats stats = with_batch(o.batch, [&](auto b) {
+      if constexpr (parallel)
+        return typenet::train_epoch_data_parallel<b.value>(trainer, data.train, o.seed, epoch,
+                                                           std::ref(progress));
+      else
+        return typenet::train_epoch<b.value>(trainer, data.train, o.seed, epoch, std::ref(progress));
+    });
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     // Running accuracy over the epoch, counted from each step's own probabilities (no extra pass).
     const double train_accuracy = stats.accuracy();
-    const double test_accuracy = typenet::accuracy(net, data.test);
+    const double test_accuracy =
+        parallel ? typenet::accuracy(net, data.test, comm) : typenet::accuracy(net, data.test);
     history.epochs.push_back(double(epoch + 1));
     history.train_loss.push_back(stats.mean_loss);
     history.train_accuracy.push_back(train_accuracy);
     history.test_accuracy.push_back(test_accuracy);
     history.gradient_norms = stats.mean_gradient_norms;
-    if (!o.quiet)
+    if (speak) {
       std::printf(
-          "epoch %zu/%zu  train loss %.4f  train acc %.2f%%  test acc %.2f%%  %.0f samples/s  (%.1f s)\n",
+          "epoch %zu/%zu  train loss %.4f  train acc %.2f%%  test acc %.2f%%  %.0f samples/s  (%.1f s)",
           epoch + 1, o.epochs, stats.mean_loss, 100 * train_accuracy, 100 * test_accuracy,
           double(stats.samples) / seconds, seconds);
+      if constexpr (parallel) {
+        const double allreduce = trainer.allreduce_seconds() - allreduce_before;
+        std::printf("  allreduce %.0f us of %.0f us a step on %zu processes",
+                    1e6 * allreduce / double(stats.steps), 1e6 * seconds / double(stats.steps), comm.size());
+      }
+      std::printf("\n");
+    }
   }
   return history;
 }
@@ -372,8 +408,9 @@ void print_confusion(const typenet::ConfusionMatrix& m) {
   }
 }
 
-template <class Net>
-int run(const Options& o) {
+template <class Net, class Comm>
+int run(const Options& o, Comm& comm) {
+  const bool speak = !o.quiet && comm.rank() == 0;
   const auto start = Clock::now();
   // Fail before training, not after it, when the model could not be saved.
   for (const auto& target : {o.save, o.save_safetensors}) {
@@ -385,18 +422,18 @@ int run(const Options& o) {
   Net net{typenet::HeNormal{.seed = o.seed}};
   if (o.load) {
     typenet::load_model(net, *o.load);
-    if (!o.quiet) std::printf("loaded %s\n", o.load->string().c_str());
+    if (speak) std::printf("loaded %s\n", o.load->string().c_str());
   }
   if (o.load_safetensors) {
     typenet::load_safetensors(net, *o.load_safetensors);
-    if (!o.quiet) std::printf("loaded %s\n", o.load_safetensors->string().c_str());
+    if (speak) std::printf("loaded %s\n", o.load_safetensors->string().c_str());
   }
 
   typenet::TrainTestSets data = typenet::load_fashion_mnist(o.data);
   if (o.train_limit) data.train = typenet::first_samples(data.train, *o.train_limit);
   if (o.test_limit) data.test = typenet::first_samples(data.test, *o.test_limit);
   static_assert(Net::input_width == 28 * 28);  // DatasetSpec's default image size
-  if (!o.quiet)
+  if (speak)
     std::printf("data: %zu training and %zu test images from %s (%.1f s)\n", data.train.count,
                 data.test.count, o.data.string().c_str(),
                 std::chrono::duration<double>(Clock::now() - start).count());
@@ -404,36 +441,42 @@ int run(const Options& o) {
   if (o.epochs > 0) {
     const double default_lr = o.optimizer == "adam" ? 1e-3 : 0.1;
     const double lr = o.lr.value_or(default_lr);
-    if (!o.quiet) {
+    if (speak) {
       std::printf("training %s: %s, lr %g, batch %zu, %zu epochs, seed %llu", o.model.c_str(),
                   o.optimizer.c_str(), lr, o.batch, o.epochs, static_cast<unsigned long long>(o.seed));
       if (o.clip_norm > 0) std::printf(", gradient clipped to norm %g", o.clip_norm);
       std::printf("%s\n", o.check_finite ? ", finite check on" : "");
     }
-    if (o.optimizer == "sgd") history = train(net, o, typenet::SGD{.learning_rate = lr}, data);
-    if (o.optimizer == "momentum") history = train(net, o, typenet::Momentum{.learning_rate = lr}, data);
-    if (o.optimizer == "adam") history = train(net, o, typenet::Adam{.learning_rate = lr}, data);
+    if (o.optimizer == "sgd") history = train(net, o, typenet::SGD{.learning_rate = lr}, data, comm);
+    if (o.optimizer == "momentum")
+      history = train(net, o, typenet::Momentum{.learning_rate = lr}, data, comm);
+    if (o.optimizer == "adam") history = train(net, o, typenet::Adam{.learning_rate = lr}, data, comm);
   }
-  const typenet::ConfusionMatrix confusion = typenet::confusion_matrix(net, data.test);
-  if (!o.quiet) print_confusion(confusion);
-  std::printf("test accuracy %.2f%% on %zu images\n", 100 * confusion.accuracy(), confusion.total());
-  if (o.save) {
+  const typenet::ConfusionMatrix confusion = comm.size() > 1 ? typenet::confusion_matrix(net, data.test, comm)
+                                                             : typenet::confusion_matrix(net, data.test);
+  if (speak) print_confusion(confusion);
+  if (comm.rank() == 0)
+    std::printf("test accuracy %.2f%% on %zu images\n", 100 * confusion.accuracy(), confusion.total());
+  // Rank 0 writes (every process holds the same weights); the others wait until the files are in place.
+  if (o.save && comm.rank() == 0) {
     typenet::save_model(net, *o.save);
-    if (!o.quiet) std::printf("saved %s\n", o.save->string().c_str());
+    if (speak) std::printf("saved %s\n", o.save->string().c_str());
   }
-  if (o.save_safetensors) {
+  if (o.save_safetensors && comm.rank() == 0) {
     typenet::save_safetensors(net, *o.save_safetensors);
-    if (!o.quiet) std::printf("saved %s\n", o.save_safetensors->string().c_str());
+    if (speak) std::printf("saved %s\n", o.save_safetensors->string().c_str());
   }
-  if (o.plots) {
+  comm.barrier();
+  if (o.plots && comm.rank() == 0) {
     if (history.epochs.empty()) {
       std::printf("note: no plots: nothing was trained\n");
     } else {
       write_plots<Net>(*o.plots, history);
-      if (!o.quiet) std::printf("plots in %s\n", o.plots->string().c_str());
+      if (speak) std::printf("plots in %s\n", o.plots->string().c_str());
     }
   }
-  std::printf("total time %.1f s\n", std::chrono::duration<double>(Clock::now() - start).count());
+  if (comm.rank() == 0)
+    std::printf("total time %.1f s\n", std::chrono::duration<double>(Clock::now() - start).count());
   return 0;
 }
 
@@ -451,8 +494,25 @@ int main(int argc, char** argv) {
     std::fputs(usage_text, stdout);
     return 0;
   }
+#ifdef TYPENET_TRAINER_MPI
+  // Under mpirun: data-parallel over every process, or one process as below when there is only one. A
+  // process that fails ends the whole job with its message, rather than leave the others waiting.
+  if (typenet::MpiCommunicator::launched()) {
+    typenet::MpiCommunicator world;
+    try {
+      if (world.size() == 1) {
+        typenet::SingleProcess alone;
+        return options->model == "lenet" ? run<LeNet>(*options, alone) : run<Mlp>(*options, alone);
+      }
+      return options->model == "lenet" ? run<LeNet>(*options, world) : run<Mlp>(*options, world);
+    } catch (const std::exception& e) {
+      world.abort(std::string("train_fashion_mnist: ") + e.what());
+    }
+  }
+#endif
   try {
-    return options->model == "lenet" ? run<LeNet>(*options) : run<Mlp>(*options);
+    typenet::SingleProcess alone;
+    return options->model == "lenet" ? run<LeNet>(*options, alone) : run<Mlp>(*options, alone);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train_fashion_mnist: %s\n", e.what());
     return 1;
