@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "support.hpp"
 #include "typenet/distributed/data_parallel.hpp"
 #include "typenet/layers/activations.hpp"
 #include "typenet/layers/dense.hpp"
@@ -93,18 +94,6 @@ Dataset toy_data(std::size_t count) {
   return data;
 }
 
-template <class A, class B>
-double max_difference(const A& a, const B& b) {
-  std::vector<float> values;
-  a.for_each_parameter_tensor([&](auto t) { values.insert(values.end(), t.values.begin(), t.values.end()); });
-  double difference = 0;
-  std::size_t i = 0;
-  b.for_each_parameter_tensor([&](auto t) {
-    for (const float v : t.values) difference = std::max(difference, double(std::abs(v - values[i++])));
-  });
-  return difference;
-}
-
 }  // namespace
 
 TEST_CASE("shards of a global batch are contiguous, disjoint, cover it and differ by one row at most",
@@ -136,7 +125,7 @@ TEST_CASE("one process: DataParallelTrainer trains what Trainer trains", "[data_
     CHECK(a.correct == b.correct);
     CHECK(a.mean_loss == Approx(b.mean_loss).epsilon(1e-6));
   }
-  CHECK(max_difference(parallel, plain) < 1e-6);
+  CHECK(test::max_parameter_difference(parallel, plain) < 1e-6);
   CHECK(trainer.steps() == 3 * 7);
 }
 
@@ -155,7 +144,7 @@ TEST_CASE("three threads as processes: identical weights, those of one process, 
     for (std::size_t epoch = 0; epoch < 2; ++epoch)
       samples[member.rank()] += train_epoch_data_parallel<16>(trainer, data, 2, epoch).samples;
     if (!same_parameters_everywhere(net, member)) throw std::runtime_error("the weights differ");
-    differences[member.rank()] = max_difference(net, plain);
+    differences[member.rank()] = test::max_parameter_difference(net, plain);
   });
   for (std::size_t r = 0; r < 3; ++r) {
     CHECK(samples[r] == 2 * 65);

@@ -11,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "support.hpp"
 #include "typenet/io/model_file.hpp"
 #include "typenet/layers/activations.hpp"
 #include "typenet/layers/dense.hpp"
@@ -38,16 +39,6 @@ fs::path scratch(const std::string& name) {
   return dir / name;
 }
 
-template <class Net>
-Bytes parameter_bits(const Net& net) {
-  Bytes out;
-  net.for_each_parameter_tensor([&](auto t) {
-    const auto* p = reinterpret_cast<const std::uint8_t*>(t.values.data());
-    out.insert(out.end(), p, p + t.values.size_bytes());
-  });
-  return out;
-}
-
 Bytes read_all(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -64,10 +55,10 @@ void require_rejected(const Bytes& bytes, const std::string& expected) {
   const fs::path path = scratch("rejected.tnet");
   write_all(path, bytes);
   SmallNet net{HeNormal{.seed = 99}};
-  const Bytes before = parameter_bits(net);
+  const Bytes before = test::parameter_bits(net);
   REQUIRE_THROWS_MATCHES(load_model(net, path), ModelFileError,
                          Catch::Matchers::Message(path.string() + ": " + expected));
-  REQUIRE(parameter_bits(net) == before);
+  REQUIRE(test::parameter_bits(net) == before);
 }
 
 }  // namespace
@@ -75,13 +66,13 @@ void require_rejected(const Bytes& bytes, const std::string& expected) {
 TEST_CASE("save then load gives bit-identical parameters and predictions") {
   FashionNet saved{HeNormal{.seed = 1}};
   FashionNet loaded{HeNormal{.seed = 2}};
-  REQUIRE(parameter_bits(saved) != parameter_bits(loaded));
+  REQUIRE(test::parameter_bits(saved) != test::parameter_bits(loaded));
   const fs::path path = scratch("fashion.tnet");
   save_model(saved, path);
   REQUIRE_FALSE(fs::exists(path.string() + ".tmp"));
   REQUIRE(fs::file_size(path) == encode_model(saved).size());
   load_model(loaded, path);
-  REQUIRE(parameter_bits(saved) == parameter_bits(loaded));
+  REQUIRE(test::parameter_bits(saved) == test::parameter_bits(loaded));
 
   Matrix<float, 5, 784> x;
   for (std::size_t i = 0; i < x.size; ++i) x.data()[i] = float(i % 255) / 255.0f;
@@ -144,15 +135,15 @@ TEST_CASE("files in format version 1 still load") {
   write_all(path, version1_file(saved));
   FashionNet loaded{HeNormal{.seed = 22}};
   load_model(loaded, path);
-  REQUIRE(parameter_bits(loaded) == parameter_bits(saved));
+  REQUIRE(test::parameter_bits(loaded) == test::parameter_bits(saved));
 
   // A version-1 mismatch names the layer by its position too (Dense layers stand at 0, 2, 4).
   write_all(path, version1_file(NarrowNet{HeNormal{.seed = 1}}));
-  const Bytes before = parameter_bits(loaded);
+  const Bytes before = test::parameter_bits(loaded);
   REQUIRE_THROWS_MATCHES(
       load_model(loaded, path), ModelFileError,
       Catch::Matchers::Message(path.string() + ": layer 2 (Dense): file has 256x64, network has 256x128"));
-  REQUIRE(parameter_bits(loaded) == before);
+  REQUIRE(test::parameter_bits(loaded) == before);
 }
 
 TEST_CASE("a file records every layer: another activation or loss is the first differing layer") {
@@ -169,19 +160,19 @@ TEST_CASE("double networks round-trip too") {
   SmallDoubleNet saved{HeNormal{.seed = 5}}, loaded{HeNormal{.seed = 6}};
   save_model(saved, scratch("double.tnet"));
   load_model(loaded, scratch("double.tnet"));
-  REQUIRE(parameter_bits(saved) == parameter_bits(loaded));
+  REQUIRE(test::parameter_bits(saved) == test::parameter_bits(loaded));
 }
 
 TEST_CASE("loading a file of another shape names the first differing layer and leaves the network alone") {
   const fs::path path = scratch("model.tnet");
   save_model(NarrowNet{HeNormal{.seed = 1}}, path);
   FashionNet net{HeNormal{.seed = 7}};
-  const Bytes before = parameter_bits(net);
+  const Bytes before = test::parameter_bits(net);
   REQUIRE_THROWS_MATCHES(
       load_model(net, path), ModelFileError,
       Catch::Matchers::Message(path.string() +
                                ": layer 2: file has Dense<256, 64>, network has Dense<256, 128>"));
-  REQUIRE(parameter_bits(net) == before);
+  REQUIRE(test::parameter_bits(net) == before);
 }
 
 TEST_CASE("loading a file with another layer count or scalar type fails") {
@@ -272,7 +263,7 @@ TEST_CASE("a failed save leaves the previous file intact") {
   save_model(second, path);
   SmallNet check;
   load_model(check, path);
-  REQUIRE(parameter_bits(check) == parameter_bits(second));
+  REQUIRE(test::parameter_bits(check) == test::parameter_bits(second));
 }
 
 TEST_CASE("loading a missing file names it") {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "typenet/distributed/data_parallel.hpp"
 #include "typenet/distributed/mpi.hpp"
 #include "typenet/io/idx.hpp"
@@ -37,18 +38,6 @@ const TrainTestSets& fashion_mnist() {
   return data;
 }
 
-template <class Net>
-double max_difference(const Net& a, const Net& b) {
-  std::vector<float> values;
-  a.for_each_parameter_tensor([&](auto t) { values.insert(values.end(), t.values.begin(), t.values.end()); });
-  double difference = 0;
-  std::size_t i = 0;
-  b.for_each_parameter_tensor([&](auto t) {
-    for (const float v : t.values) difference = std::max(difference, double(std::abs(v - values[i++])));
-  });
-  return difference;
-}
-
 // Trains `epochs` epochs of batch B on `data` data-parallel and, on this process alone, with a plain
 // Trainer from the same seed; returns the largest difference of a parameter.
 template <std::size_t B, class Optimizer>
@@ -65,7 +54,7 @@ double data_parallel_against_one_process(const Dataset& data, Optimizer optimize
     CHECK(stats.mean_loss == Approx(expected.mean_loss).epsilon(1e-4));
   }
   CHECK(same_parameters_everywhere(parallel, *world));
-  return max_difference(parallel, alone);
+  return test::max_parameter_difference(parallel, alone);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "support.hpp"
 #include "typenet/io/safetensors.hpp"
 #include "typenet/layers/activations.hpp"
 #include "typenet/layers/conv2d.hpp"
@@ -38,16 +39,6 @@ using LeNet =
             Flatten, Dense<400, 120>, ReLU, Dense<120, 84>, ReLU, Dense<84, 10>, SoftmaxCrossEntropy>;
 using SmallNet = Network<Dense<6, 5>, ReLU, Dense<5, 3>, SoftmaxCrossEntropy>;
 using SmallDoubleNet = BasicNetwork<double, Dense<6, 5>, ReLU, Dense<5, 3>, SoftmaxCrossEntropy>;
-
-template <class Net>
-Bytes parameter_bits(const Net& net) {
-  Bytes out;
-  net.for_each_parameter_tensor([&](auto t) {
-    const auto* p = reinterpret_cast<const std::uint8_t*>(t.values.data());
-    out.insert(out.end(), p, p + t.values.size_bytes());
-  });
-  return out;
-}
 
 // A file split into its JSON header and its data, and put back together.
 struct Parts {
@@ -142,9 +133,9 @@ TEST_CASE("save_safetensors and load_safetensors round-trip bit for bit", "[safe
     const FashionNet saved{HeNormal{.seed = 1}};
     save_safetensors(saved, dir / "mlp.safetensors");
     FashionNet loaded{HeNormal{.seed = 2}};
-    REQUIRE(parameter_bits(loaded) != parameter_bits(saved));
+    REQUIRE(test::parameter_bits(loaded) != test::parameter_bits(saved));
     load_safetensors(loaded, dir / "mlp.safetensors");
-    CHECK(parameter_bits(loaded) == parameter_bits(saved));
+    CHECK(test::parameter_bits(loaded) == test::parameter_bits(saved));
     CHECK_FALSE(fs::exists(dir / "mlp.safetensors.tmp"));
   }
   SECTION("LeNet") {
@@ -152,7 +143,7 @@ TEST_CASE("save_safetensors and load_safetensors round-trip bit for bit", "[safe
     save_safetensors(saved, dir / "lenet.safetensors");
     LeNet loaded{HeNormal{.seed = 2}};
     load_safetensors(loaded, dir / "lenet.safetensors");
-    CHECK(parameter_bits(loaded) == parameter_bits(saved));
+    CHECK(test::parameter_bits(loaded) == test::parameter_bits(saved));
   }
   SECTION("a double network writes F64") {
     const SmallDoubleNet saved{HeNormal{.seed = 1}};
@@ -160,7 +151,7 @@ TEST_CASE("save_safetensors and load_safetensors round-trip bit for bit", "[safe
     CHECK(split(file).header["0.weight"]["dtype"] == "F64");
     SmallDoubleNet loaded{HeNormal{.seed = 2}};
     decode_safetensors(loaded, file, "d.safetensors");
-    CHECK(parameter_bits(loaded) == parameter_bits(saved));
+    CHECK(test::parameter_bits(loaded) == test::parameter_bits(saved));
   }
   SECTION("a missing file is a ModelFileError naming it") {
     FashionNet net;
@@ -177,11 +168,11 @@ TEST_CASE("F32 loads into a double network exactly; F64 into a float network is 
   CHECK(doubles.layer<2>().bias(0, 1) == double(floats.layer<2>().bias(0, 1)));
 
   SmallNet net{HeNormal{.seed = 6}};
-  const Bytes before = parameter_bits(net);
+  const Bytes before = test::parameter_bits(net);
   CHECK(message_of(net, encode_safetensors(doubles)) ==
         "t.safetensors: tensor 0.weight (layer 0, Dense<6, 5>): dtype F64 would be rounded to this float "
         "network: save it as F32 or use a Network<double, ...>");
-  CHECK(parameter_bits(net) == before);
+  CHECK(test::parameter_bits(net) == before);
 }
 
 TEST_CASE("F16 and BF16 tensors convert exactly, subnormals and signed zeros included", "[safetensors]") {
@@ -221,7 +212,7 @@ TEST_CASE("module names map a model whose modules are named, and bad mappings ar
   CHECK(split(file).header.contains("fc2.weight"));
   FashionNet loaded{HeNormal{.seed = 2}};
   decode_safetensors(loaded, file, "named.safetensors", named);
-  CHECK(parameter_bits(loaded) == parameter_bits(saved));
+  CHECK(test::parameter_bits(loaded) == test::parameter_bits(saved));
 
   CHECK_THROWS_WITH(
       decode_safetensors(loaded, file, "named.safetensors"),
@@ -254,7 +245,7 @@ TEST_CASE("tensors the network does not use are refused unless allowed", "[safet
         "(SafetensorsOptions::allow_unexpected ignores such tensors)");
   decode_safetensors(net, file, "t.safetensors",
                      SafetensorsOptions{.module_names = {}, .allow_unexpected = true});
-  CHECK(parameter_bits(net) == parameter_bits(saved));
+  CHECK(test::parameter_bits(net) == test::parameter_bits(saved));
 }
 
 TEST_CASE("every malformed file is refused with what and where, the network unchanged", "[safetensors]") {
@@ -338,12 +329,12 @@ TEST_CASE("every malformed file is refused with what and where, the network unch
       {nan_file, "tensor 2.weight (layer 2, Dense<5, 3>): element 4 is NaN"},
   };
   SmallNet net{HeNormal{.seed = 9}};
-  const Bytes before = parameter_bits(net);
+  const Bytes before = test::parameter_bits(net);
   for (const auto& [bytes, expected] : cases) {
     INFO(expected);
     CHECK(message_of(net, bytes) == "t.safetensors: " + expected);
-    CHECK(parameter_bits(net) == before);
+    CHECK(test::parameter_bits(net) == before);
   }
   decode_safetensors(net, valid, "t.safetensors");  // and the untouched file still loads
-  CHECK(parameter_bits(net) == parameter_bits(good));
+  CHECK(test::parameter_bits(net) == test::parameter_bits(good));
 }

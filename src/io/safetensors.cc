@@ -73,20 +73,13 @@ float from_f16(std::uint16_t h) {
   return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
 }
 
-template <class U>
-U load_le(const std::uint8_t* p) {
-  U value = 0;
-  for (std::size_t i = 0; i < sizeof(U); ++i) value |= U(p[i]) << (8 * i);
-  return value;
-}
-
 // Element i of a tensor stored as `dtype` at p, as T (only the dtypes a network of T accepts).
 template <class T>
 T element(const std::string& dtype, const std::uint8_t* p, std::size_t i) {
-  if (dtype == "F64") return T(std::bit_cast<double>(load_le<std::uint64_t>(p + 8 * i)));
-  if (dtype == "F32") return T(std::bit_cast<float>(load_le<std::uint32_t>(p + 4 * i)));
-  if (dtype == "BF16") return T(std::bit_cast<float>(std::uint32_t(load_le<std::uint16_t>(p + 2 * i)) << 16));
-  return T(from_f16(load_le<std::uint16_t>(p + 2 * i)));
+  if (dtype == "F64") return T(std::bit_cast<double>(get_le<std::uint64_t>(p + 8 * i)));
+  if (dtype == "F32") return T(std::bit_cast<float>(get_le<std::uint32_t>(p + 4 * i)));
+  if (dtype == "BF16") return T(std::bit_cast<float>(std::uint32_t(get_le<std::uint16_t>(p + 2 * i)) << 16));
+  return T(from_f16(get_le<std::uint16_t>(p + 2 * i)));
 }
 
 template <class T>
@@ -105,7 +98,7 @@ class Reader {
     if (bytes_.size() < 8)
       fail("truncated: a safetensors file starts with an 8-byte header length, the file has " +
            std::to_string(bytes_.size()) + " bytes");
-    const auto header_bytes = load_le<std::uint64_t>(bytes_.data());
+    const auto header_bytes = get_le<std::uint64_t>(bytes_.data());
     if (header_bytes > bytes_.size() - 8)
       fail("header length " + std::to_string(header_bytes) + " runs past the end of the file (" +
            std::to_string(bytes_.size() - 8) + " bytes follow the length)");
@@ -126,7 +119,7 @@ class Reader {
     try {
       header = json::parse(text, text + header_bytes, note_duplicates);
     } catch (const json::exception& e) {  // a parse_error, or out_of_range for a number like 1e400
-      std::string what = e.what();  // "[json.exception.parse_error.101] parse error at line 1, ..."
+      std::string what = e.what();        // "[json.exception.parse_error.101] parse error at line 1, ..."
       if (const auto bracket = what.find("] "); what.rfind("[json.", 0) == 0 && bracket != std::string::npos)
         what.erase(0, bracket + 2);
       fail("header is not valid JSON: " + what);

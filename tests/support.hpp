@@ -1,0 +1,37 @@
+// Helpers the test files share: a network's parameters as bytes, and the largest difference between two
+// networks' parameters.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace typenet::test {
+
+// Every parameter's bytes, in for_each_parameter_tensor order: equal exactly when the networks are.
+template <class Net>
+std::vector<std::uint8_t> parameter_bits(const Net& net) {
+  std::vector<std::uint8_t> out;
+  net.for_each_parameter_tensor([&](auto t) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(t.values.data());
+    out.insert(out.end(), p, p + t.values.size_bytes());
+  });
+  return out;
+}
+
+// max |a - b| over the parameters of two networks with the same parameter layout.
+template <class A, class B>
+double max_parameter_difference(const A& a, const B& b) {
+  std::vector<double> values;
+  a.for_each_parameter_tensor([&](auto t) { values.insert(values.end(), t.values.begin(), t.values.end()); });
+  double difference = 0;
+  std::size_t i = 0;
+  b.for_each_parameter_tensor([&](auto t) {
+    for (const auto v : t.values) difference = std::max(difference, std::abs(double(v) - values[i++]));
+  });
+  return difference;
+}
+
+}  // namespace typenet::test
