@@ -1,8 +1,8 @@
 // The three GEMM forms of a dense layer, with their epilogues fused into the register tiles:
 //   forward          Y  = act(X W + b)                  (M = rows,  N = cols,  K = inner)
 //   backward_input   dX = (dY W^T) (.) act'(X)          (M = rows,  N = inner, K = cols)
-//   backward_params  dW = X^T dY, db = colsum(dY)       (M = inner, N = cols,  K = rows), optionally fused
-//   SGD
+//   backward_params  dW = X^T dY, db = colsum(dY)       (M = inner, N = cols,  K = rows), optionally with
+//                    the SGD update fused
 // All three run on one broadcast-form (outer-product) micro-kernel, as in Eigen's GEBP: C rows in registers
 // as MR x NR vector accumulators; per k step NR vectors of B are loaded and each of the MR A elements is
 // broadcast once. Highway runtime dispatch happens once per kernel call.

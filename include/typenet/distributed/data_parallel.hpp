@@ -5,7 +5,8 @@
 //   Net net{typenet::HeNormal{.seed = 42}};
 //   typenet::DataParallelTrainer trainer(net, typenet::Adam{.learning_rate = 1e-3}, world);
 //   for (std::size_t epoch = 0; epoch < 10; ++epoch) {
-//     const typenet::EpochStats stats = typenet::train_epoch_data_parallel<256>(trainer, data.train, 42, epoch);
+//     const typenet::EpochStats stats =
+//         typenet::train_epoch_data_parallel<256>(trainer, data.train, 42, epoch);
 //     const double test = typenet::accuracy(net, data.test, world);   // the same number on every process
 //   }
 //

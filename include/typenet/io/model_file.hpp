@@ -5,13 +5,13 @@
 //   0         8         magic "TYPENET\0"
 //   8         4         u32 format version (2)
 //   12        4         u32 scalar type: bytes per value, 4 = IEEE-754 binary32 (float), 8 = binary64
-//   (double) 16        4         u32 L, the number of layers: every layer written, activations and the loss
-//   included 20        ...       per layer, in order: u32 n, then n bytes of its name as the network has it
+//                       (double)
+//   16        4         u32 L, the number of layers: every layer written, activations and the loss included
+//   20        ...       per layer, in order: u32 n, then n bytes of its name as the network has it
 //                       ("Dense<784, 256>", "Sigmoid", "SoftmaxCrossEntropy"); u32 rank and rank x u64: the
 //                       shape it receives; u64: how many parameter values it has
 //   ...       ...       the parameter tensors in for_each_parameter_tensor order (per Dense layer its
-//   weights,
-//                       inputs x outputs row-major, then its bias), as raw IEEE values
+//                       weights, inputs x outputs row-major, then its bias), as raw IEEE values
 //   end - 4   4         u32 CRC-32 (the zlib / IEEE 802.3 polynomial) of every byte before it
 // Version 1 (still read) recorded only the Dense layers: u32 D at 16, then D x (u64 inputs, u64 outputs),
 // then the tensors and the CRC-32. Such a file loads into a network whose Dense layers have those shapes;
