@@ -1,4 +1,4 @@
-// typenet's LeNet-5, through its public API, beside oneDNN and libtorch peers (bench/cnn_peers.hpp), one
+// typenet's LeNet-5, through its public API, beside oneDNN and libtorch peers (bench/peers.hpp), one
 // thread, float, in one binary and one run. Names are <workload>/<shape>/<implementation>, implementation
 // typenet, onednn or libtorch; bench/report.py turns the JSON output into ratio tables (typenet / best peer).
 //
@@ -15,7 +15,7 @@
 //                      fuse bias and ReLU too.
 //         bwd_data:    dx = conv_transpose(dy, W), dy taken at the convolution's output (no ReLU
 //                      derivative in any of the three: typenet conv2d_backward_input alone; the peers'
-//                      backward_data includes the reorders a training step would pay, see cnn_peers.hpp).
+//                      backward_data includes the reorders a training step would pay, see peers.hpp).
 //         bwd_weights: dW and db from x and dy. typenet conv2d_backward_params.
 //       Counters GFLOPs/pct_peak (2 x multiply-adds), GBs (x + y + W + b bytes, each moved once) and pct_bw
 //       (of the stream-copy probe's 64 MiB bandwidth). The buffers are the same every iteration, so they
@@ -48,8 +48,8 @@
 #include <hwy/aligned_allocator.h>
 #include <typenet/typenet.hpp>
 
-#include "cnn_peers.hpp"
 #include "fma_probe.hpp"
+#include "peers.hpp"
 #include "typenet/kernels/kernels.hpp"
 
 namespace {

@@ -1,21 +1,29 @@
-// typenet kernels vs Eigen 3.4 (fixed-size maps) and OpenBLAS (+ plain loops), one thread, float.
-// Names are <workload>/<shape>/<implementation>; bench/report.py turns the JSON output into ratio tables.
+// typenet vs oneDNN 2.6 and libtorch 1.13 (bench/peers.hpp, when installed), Eigen 3.4 (fixed-size maps) and
+// OpenBLAS (+ plain loops), one thread, float, in one binary and one run. Names are
+// <workload>/<shape>/<implementation>; bench/report.py turns the JSON output into ratio tables.
+//   W1: the course's 784-256-128-10 sigmoid MLP, a whole training step (forward, softmax-CE, backward, SGD)
+//   at batch 1/32/128/256; W2: its inference (softmax probabilities) at batch 1/256; batch 1 also on
+//   Fashion-MNIST images (B1_fashion_mnist) when Debian's dataset-fashion-mnist is installed. The "typenet"
+//   rows time the public API: Trainer::step(x, labels) (the lone step), Trainer::step(x, labels, next) in a
+//   sequence ("typenet_lookahead"), Network::predict; "typenet_2threads" is TrainerOptions::threads = 2.
+//   The "kernels" rows are the same step as a hand-written sequence of kernel calls, so the API's own cost
+//   shows beside them.
 //   W3: each GEMM of a batch-128 and of a batch-32 step; W4: sigmoid forward/backward 128x256, softmax-CE
-//   gradient 128x10; W1: whole training step at batch 1/32/128/256; W2: inference at batch 1/256 (batch 1
-//   also on Fashion-MNIST images, B1_fashion_mnist, when Debian's dataset-fashion-mnist is installed); W5:
-//   forward GEMMs off the register grid: widths with a partial last vector (784-300-100) and batches below
-//   one register tile (2, 5).
+//   gradient 128x10; W5: forward GEMMs off the register grid: widths with a partial last vector
+//   (784-300-100) and batches below one register tile (2, 5). These are kernel-level rows.
 // Every row carries GFLOPs (GFLOP/s) and pct_peak (% of the one-core FMA peak measured by the probe).
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -26,9 +34,12 @@
 #include <hwy/highway.h>
 
 #include "fma_probe.hpp"
-#include "typenet/io/idx.hpp"
 #include "typenet/kernels/kernels.hpp"
 #include "typenet/kernels/thread_pool.hpp"
+#include "typenet/typenet.hpp"
+#if TYPENET_BENCH_PEERS
+#include "peers.hpp"
+#endif
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -359,14 +370,13 @@ void BackwardAndSgdDeepLayers(Net<B>& n, k::ThreadPool* p) {
   }
 }
 
-// threads > 1: the GEMMs get a ThreadPool (as Trainer does with TrainerOptions::threads); the FLOP rate and
-// pct_peak stay relative to ONE core's peak, so 2 threads can show up to 200%.
+// The kernel-level rows ("kernels"): the step Trainer runs, written out as its sequence of kernel calls, so
+// the public API's own cost (typenet / kernels) shows.
 template <int B>
-void TrainTypenet(benchmark::State& state, int threads, const ImageFeed* images) {
+void TrainKernels(benchmark::State& state, const ImageFeed* images) {
   Net<B> n;
   std::optional<ImageFeed> feed = FeedCopy(images);
-  k::ThreadPool pool(static_cast<std::size_t>(threads));
-  k::ThreadPool* p = threads > 1 ? &pool : nullptr;
+  k::ThreadPool* p = nullptr;
   for (auto _ : state) {
     if (feed) feed->CopyNext(n.x.get());
     k::dense_forward(n.x.get(), n.w1.get(), n.b1.get(), n.a1.get(), B, kIn, kH1, Activation::sigmoid, p);
@@ -381,11 +391,11 @@ void TrainTypenet(benchmark::State& state, int threads, const ImageFeed* images)
   SetFlopCounters(state, kTrainFlopPerSample * B, B);
 }
 
-// Batch 1 as Trainer::step(x, labels, next) runs it in a sequence of steps (train_epoch does): the first
-// layer's SGD update and its forward pass of the next input share one pass over W1. Two inputs alternate, so
-// every step trains on another input than the one before, and each starts from the first layer's output the
-// step before computed.
-void TrainTypenetLookahead(benchmark::State& state, const ImageFeed* images) {
+// Batch 1 as Trainer::step(x, labels, next) runs it in a sequence of steps (train_epoch does), in kernel
+// calls: the first layer's SGD update and its forward pass of the next input share one pass over W1. Two
+// inputs alternate, so every step trains on another input than the one before, and each starts from the
+// first layer's output the step before computed.
+void TrainKernelsLookahead(benchmark::State& state, const ImageFeed* images) {
   Net<1> n;
   std::optional<ImageFeed> feed = FeedCopy(images);
   Buffer other_x{kIn, 0.5f, 8};
@@ -487,7 +497,7 @@ void TrainOpenBlas(benchmark::State& state, const ImageFeed* images) {
 }
 
 template <int B>
-void InferTypenet(benchmark::State& state, const ImageFeed* images) {
+void InferKernels(benchmark::State& state, const ImageFeed* images) {
   Net<B> n;
   std::optional<ImageFeed> feed = FeedCopy(images);
   for (auto _ : state) {
@@ -562,15 +572,181 @@ void InferOpenBlas(benchmark::State& state, const ImageFeed* images) {
   SetFlopCounters(state, kForwardFlopPerSample * B, B);
 }
 
+// ------------------------------------------------------------------ W1 / W2 through typenet's public API
+
+using Mlp = typenet::Network<typenet::Dense<kIn, kH1>, typenet::Sigmoid, typenet::Dense<kH1, kH2>,
+                             typenet::Sigmoid, typenet::Dense<kH2, kOut>, typenet::SoftmaxCrossEntropy>;
+
+// typenet's network holding Net<B>'s weights (the ones every implementation starts from).
+template <int B>
+std::unique_ptr<Mlp> MakeMlp(const Net<B>& n) {
+  auto net = std::make_unique<Mlp>();
+  auto copy = [](const Buffer& from, auto& to) {
+    std::copy_n(from.get(), from.size, to.data());
+  };
+  copy(n.w1, net->layer<0>().weights);
+  copy(n.b1, net->layer<0>().bias);
+  copy(n.w2, net->layer<2>().weights);
+  copy(n.b2, net->layer<2>().bias);
+  copy(n.w3, net->layer<4>().weights);
+  copy(n.b3, net->layer<4>().bias);
+  return net;
+}
+
+// Net<B>'s input and labels as the public API takes them.
+template <int B>
+struct ApiBatch {
+  typenet::Matrix<float, B, kIn> x;
+  typenet::Labels<B> y;
+  explicit ApiBatch(const Net<B>& n) {
+    std::copy_n(n.x.get(), n.x.size, x.data());
+    std::copy(n.labels.begin(), n.labels.end(), y.begin());
+  }
+};
+
+// Trainer::step(x, labels), the lone step. threads > 1: TrainerOptions::threads; the FLOP rate and
+// pct_peak stay relative to ONE core's peak, so 2 threads can show up to 200%.
+template <int B>
+void TrainTypenet(benchmark::State& state, int threads, const ImageFeed* images) {
+  const Net<B> n;
+  const auto net = MakeMlp(n);
+  const auto batch = std::make_unique<ApiBatch<B>>(n);
+  std::optional<ImageFeed> feed = FeedCopy(images);
+  typenet::Trainer trainer(*net, typenet::SGD{.learning_rate = kLr},
+                           typenet::TrainerOptions{.reserve_rows = B, .threads = std::size_t(threads)});
+  for (auto _ : state) {
+    if (feed) feed->CopyNext(batch->x.data());
+    benchmark::DoNotOptimize(trainer.step(batch->x, batch->y));
+  }
+  SetFlopCounters(state, kTrainFlopPerSample * B, B);
+}
+
+// Trainer::step(x, labels, next) in a sequence, as train_epoch steps: two inputs alternate (with images, the
+// next one is gathered before the step, as train_epoch does).
+void TrainTypenetLookahead(benchmark::State& state, const ImageFeed* images) {
+  const Net<1> n;
+  const auto net = MakeMlp(n);
+  std::array<std::unique_ptr<ApiBatch<1>>, 2> batch{std::make_unique<ApiBatch<1>>(n),
+                                                    std::make_unique<ApiBatch<1>>(n)};
+  for (std::size_t i = 0; i < kIn; ++i) batch[1]->x.data()[i] += 0.5f;
+  std::optional<ImageFeed> feed = FeedCopy(images);
+  typenet::Trainer trainer(*net, typenet::SGD{.learning_rate = kLr},
+                           typenet::TrainerOptions{.reserve_rows = 1});
+  std::size_t current = 0;
+  if (feed) feed->CopyNext(batch[current]->x.data());
+  for (auto _ : state) {
+    const std::size_t next = 1 - current;
+    if (feed) feed->CopyNext(batch[next]->x.data());
+    benchmark::DoNotOptimize(trainer.step(batch[current]->x, batch[current]->y, batch[next]->x));
+    current = next;
+  }
+  SetFlopCounters(state, kTrainFlopPerSample, 1);
+}
+
+// Network::predict(x, out): the softmax probabilities.
+template <int B>
+void InferTypenet(benchmark::State& state, const ImageFeed* images) {
+  const Net<B> n;
+  const auto net = MakeMlp(n);
+  const auto batch = std::make_unique<ApiBatch<B>>(n);
+  typenet::Matrix<float, B, kOut> out;
+  std::optional<ImageFeed> feed = FeedCopy(images);
+  for (auto _ : state) {
+    if (feed) feed->CopyNext(batch->x.data());
+    net->predict(batch->x, out);
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, kForwardFlopPerSample * B, B);
+}
+
+#if TYPENET_BENCH_PEERS
+template <int B>
+peers::MlpWeights PeerWeights(const Net<B>& n) {
+  peers::MlpWeights w;
+  const Buffer* from[] = {&n.w1, &n.b1, &n.w2, &n.b2, &n.w3, &n.b3};
+  for (int l = 0; l < 3; ++l) {
+    w.w[l].assign(from[2 * l]->get(), from[2 * l]->get() + from[2 * l]->size);
+    w.b[l].assign(from[2 * l + 1]->get(), from[2 * l + 1]->get() + from[2 * l + 1]->size);
+  }
+  return w;
+}
+
+template <class Peer, int B>
+void TrainPeer(benchmark::State& state, const ImageFeed* images) {
+  Net<B> n;
+  Peer peer(B, PeerWeights(n), kLr);
+  std::optional<ImageFeed> feed = FeedCopy(images);
+  for (auto _ : state) {
+    if (feed) feed->CopyNext(n.x.get());
+    benchmark::DoNotOptimize(peer.train_step(n.x.get(), n.labels.data()));
+  }
+  SetFlopCounters(state, kTrainFlopPerSample * B, B);
+}
+
+template <class Peer, int B>
+void InferPeer(benchmark::State& state, const ImageFeed* images) {
+  Net<B> n;
+  Peer peer(B, PeerWeights(n), kLr);
+  std::optional<ImageFeed> feed = FeedCopy(images);
+  for (auto _ : state) {
+    if (feed) feed->CopyNext(n.x.get());
+    peer.infer(n.x.get(), n.p.get());
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, kForwardFlopPerSample * B, B);
+}
+
+// Before the rows run: two training steps at batch 32 with a learning rate that moves the weights, then
+// the probabilities, in typenet and in each peer from the same start. The largest differences go into the
+// context line check_mlp, so a peer that computes something else shows.
+std::string CheckMlpPeers() {
+  constexpr int B = 32;
+  constexpr float lr = 0.5f;
+  const Net<B> n;
+  const auto net = MakeMlp(n);
+  const auto batch = std::make_unique<ApiBatch<B>>(n);
+  typenet::Trainer trainer(*net, typenet::SGD{.learning_rate = lr});
+  const float loss0 = trainer.step(batch->x, batch->y), loss1 = trainer.step(batch->x, batch->y);
+  const typenet::Matrix<float, B, kOut> p = net->predict(batch->x);
+  std::string report;
+  auto check = [&](auto& peer, const char* name) {
+    const float l0 = peer.train_step(n.x.get(), n.labels.data()),
+                l1 = peer.train_step(n.x.get(), n.labels.data());
+    std::vector<float> q(B * kOut);
+    peer.infer(n.x.get(), q.data());
+    double dp = 0;
+    for (int i = 0; i < B * kOut; ++i) dp = std::max(dp, double(std::abs(q[i] - p.data()[i])));
+    char line[200];
+    std::snprintf(line, sizeof line, "%s%s: loss %.6f/%.6f (typenet %.6f/%.6f), max |dp| %.2g",
+                  report.empty() ? "" : "; ", name, double(l0), double(l1), double(loss0), double(loss1), dp);
+    report += line;
+  };
+  peers::OneDnnMlp onednn(B, PeerWeights(n), lr);
+  check(onednn, "onednn");
+  peers::TorchMlp torch(B, PeerWeights(n), lr);
+  check(torch, "libtorch");
+  benchmark::AddCustomContext("onednn_mlp", onednn.info());
+  benchmark::AddCustomContext("libtorch_mlp", torch.info());
+  return report;
+}
+#endif
+
 template <int B>
 void RegisterTrain() {
   const std::string name = "W1/train/B" + std::to_string(B) + "/";
   const ImageFeed* dense = nullptr;
   benchmark::RegisterBenchmark((name + "typenet").c_str(), TrainTypenet<B>, 1, dense);
-  if (B == 1)
+  benchmark::RegisterBenchmark((name + "kernels").c_str(), TrainKernels<B>, dense);
+  if (B == 1) {
     benchmark::RegisterBenchmark((name + "typenet_lookahead").c_str(), TrainTypenetLookahead, dense);
+    benchmark::RegisterBenchmark((name + "kernels_lookahead").c_str(), TrainKernelsLookahead, dense);
+  }
   benchmark::RegisterBenchmark((name + "eigen").c_str(), TrainEigen<B>, dense);
   benchmark::RegisterBenchmark((name + "openblas").c_str(), TrainOpenBlas<B>, dense);
+#if TYPENET_BENCH_PEERS
+  benchmark::RegisterBenchmark((name + "onednn").c_str(), TrainPeer<peers::OneDnnMlp, B>, dense);
+  benchmark::RegisterBenchmark((name + "libtorch").c_str(), TrainPeer<peers::TorchMlp, B>, dense);
+#endif
   if (B != 128)  // batch 1 (stays on one thread), 32 (the smallest split products) and 256
     benchmark::RegisterBenchmark((name + "typenet_2threads").c_str(), TrainTypenet<B>, 2, dense);
 }
@@ -579,8 +755,13 @@ void RegisterInfer() {
   const std::string name = "W2/infer/B" + std::to_string(B) + "/";
   const ImageFeed* dense = nullptr;
   benchmark::RegisterBenchmark((name + "typenet").c_str(), InferTypenet<B>, dense);
+  benchmark::RegisterBenchmark((name + "kernels").c_str(), InferKernels<B>, dense);
   benchmark::RegisterBenchmark((name + "eigen").c_str(), InferEigen<B>, dense);
   benchmark::RegisterBenchmark((name + "openblas").c_str(), InferOpenBlas<B>, dense);
+#if TYPENET_BENCH_PEERS
+  benchmark::RegisterBenchmark((name + "onednn").c_str(), InferPeer<peers::OneDnnMlp, B>, dense);
+  benchmark::RegisterBenchmark((name + "libtorch").c_str(), InferPeer<peers::TorchMlp, B>, dense);
+#endif
 }
 // Batch 1 on Fashion-MNIST images (see ImageFeed).
 void RegisterOnImages(const ImageFeed* images) {
@@ -592,6 +773,12 @@ void RegisterOnImages(const ImageFeed* images) {
   benchmark::RegisterBenchmark((infer + "typenet").c_str(), InferTypenet<1>, images);
   benchmark::RegisterBenchmark((infer + "eigen").c_str(), InferEigen<1>, images);
   benchmark::RegisterBenchmark((infer + "openblas").c_str(), InferOpenBlas<1>, images);
+#if TYPENET_BENCH_PEERS
+  benchmark::RegisterBenchmark((train + "onednn").c_str(), TrainPeer<peers::OneDnnMlp, 1>, images);
+  benchmark::RegisterBenchmark((train + "libtorch").c_str(), TrainPeer<peers::TorchMlp, 1>, images);
+  benchmark::RegisterBenchmark((infer + "onednn").c_str(), InferPeer<peers::OneDnnMlp, 1>, images);
+  benchmark::RegisterBenchmark((infer + "libtorch").c_str(), InferPeer<peers::TorchMlp, 1>, images);
+#endif
 }
 
 }  // namespace
@@ -601,6 +788,12 @@ int main(int argc, char** argv) {
   Eigen::setNbThreads(1);
   typenet_bench::MeasureFmaPeak();
   typenet_bench::RegisterFmaProbe();
+#if TYPENET_BENCH_PEERS
+  benchmark::AddCustomContext("check_mlp", CheckMlpPeers());
+#else
+  benchmark::AddCustomContext(
+      "mlp_peers", "oneDNN and libtorch rows not built (libdnnl-dev, ocl-icd-opencl-dev, libtorch-dev)");
+#endif
 
   RegisterGemms<128, kIn, kH1>(true);
   RegisterGemms<128, kH1, kH2>(true);

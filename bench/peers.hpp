@@ -1,12 +1,13 @@
-// Peers for the CNN benchmark: single convolutions and LeNet-5 written with oneDNN (Debian's libdnnl-dev,
-// v2.x API) and with libtorch (Debian's libtorch-dev), behind an interface that knows nothing of typenet and
-// pulls in neither library's headers (pimpl), so one benchmark binary can time them beside typenet.
+// Peers for the benchmarks: the course's MLP (bench_kernels.cc), single convolutions and LeNet-5
+// (bench_cnn.cc) written with oneDNN (Debian's libdnnl-dev, v2.x API) and with libtorch (Debian's
+// libtorch-dev), behind an interface that knows nothing of typenet and pulls in neither library's headers
+// (pimpl), so one benchmark binary can time them beside typenet.
 //
 // Everything is float32, NCHW at the interface, one thread: each constructor sets the library's thread count
 // to 1 (oneDNN here runs on OpenMP: omp_set_num_threads(1); libtorch: at::set_num_threads(1)). Constructors
 // allocate every buffer and (oneDNN) create every primitive; the timed calls only execute.
 //
-// Implementations: bench/cnn_peers_onednn.cc (link DNNL::dnnl) and bench/cnn_peers_torch.cc (link torch).
+// Implementations: bench/peers_onednn.cc (link DNNL::dnnl) and bench/peers_torch.cc (link torch).
 #pragma once
 
 #include <cmath>
@@ -18,6 +19,53 @@
 #include <vector>
 
 namespace peers {
+
+// The course's MLP: Linear(784, 256) Sigmoid Linear(256, 128) Sigmoid Linear(128, 10); softmax
+// cross-entropy, mean over the batch; plain SGD with the learning rate given at construction.
+//   train_step: forward, loss, backward, SGD on every weight and bias; returns the batch's loss before the
+//               update. images: batch x 784 row-major, labels in [0, 10).
+//   infer:      softmax probabilities, batch x 10 row-major.
+// The weights come from the caller in typenet's layout (each W in x out row-major, each b of out), so every
+// implementation starts from the same values. oneDNN: inner products with the sigmoid fused as a post-op
+// (eltwise_logistic; its backward from the layer's output), weights in the layouts the primitives pick,
+// softmax-CE gradient and SGD as plain loops. libtorch: torch::nn::Sequential, torch::nn::functional's
+// cross_entropy and torch::optim::SGD, as a libtorch user writes it.
+inline constexpr int mlp_widths[4] = {784, 256, 128, 10};
+struct MlpWeights {
+  std::vector<float> w[3], b[3];
+};
+
+class OneDnnMlp {
+ public:
+  OneDnnMlp(int batch, const MlpWeights& weights, float learning_rate);
+  ~OneDnnMlp();
+  OneDnnMlp(const OneDnnMlp&) = delete;
+  OneDnnMlp& operator=(const OneDnnMlp&) = delete;
+
+  float train_step(const float* images, const std::uint32_t* labels);
+  void infer(const float* images, float* probabilities);
+  std::string info() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class TorchMlp {
+ public:
+  TorchMlp(int batch, const MlpWeights& weights, float learning_rate);
+  ~TorchMlp();
+  TorchMlp(const TorchMlp&) = delete;
+  TorchMlp& operator=(const TorchMlp&) = delete;
+
+  float train_step(const float* images, const std::uint32_t* labels);
+  void infer(const float* images, float* probabilities);
+  std::string info() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Geometry of one convolution, NCHW, float32, one thread. Square kernel, same stride and padding on both axes.
 struct ConvShape {

@@ -1,4 +1,4 @@
-// oneDNN peers of the CNN benchmark (see cnn_peers.hpp). Written against oneDNN's v2 API as Debian 12 ships it
+// oneDNN peers of the CNN benchmark (see peers.hpp). Written against oneDNN's v2 API as Debian 12 ships it
 // (libdnnl 2.6): operation descriptors (convolution_forward::desc, ...) turned into primitive descriptors.
 //
 // The way a user after speed drives oneDNN: primitive descriptors are created with format_tag::any, so each
@@ -12,7 +12,7 @@
 // channels to 16, and conv1's backward data then runs ~5x slower than on plain NCHW. So each convolution
 // primitive is chosen among a few layout requests (any; the layouts its neighbours already use; plain NCHW)
 // by timing each candidate, with the reorders it needs, a few times in the constructor (Runner::fastest).
-#include "cnn_peers.hpp"
+#include "peers.hpp"
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -30,7 +30,7 @@
 
 #if DNNL_VERSION_MAJOR != 2
 #error \
-    "cnn_peers_onednn.cc is written against oneDNN's v2 API (operation descriptors); this is another major version"
+    "peers_onednn.cc is written against oneDNN's v2 API (operation descriptors); this is another major version"
 #endif
 
 #if DNNL_CPU_RUNTIME == DNNL_RUNTIME_OMP
@@ -65,15 +65,19 @@ md nchw(const dims& d) {
   return md(d, dt::f32, tag::nchw);
 }
 
-dnnl::primitive_attr attributes(bool relu) {
+// A user-managed scratchpad, and the activation `post_op` fused after the primitive (undef: none).
+dnnl::primitive_attr attributes_with(algorithm post_op) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  if (relu) {
+  if (post_op != algorithm::undef) {
     dnnl::post_ops ops;
-    ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
+    ops.append_eltwise(1.0f, post_op, 0.0f, 0.0f);
     attr.set_post_ops(ops);
   }
   return attr;
+}
+dnnl::primitive_attr attributes(bool relu) {
+  return attributes_with(relu ? algorithm::eltwise_relu : algorithm::undef);
 }
 
 bool is_reference(const dnnl::primitive_desc_base& pd) {
@@ -352,9 +356,14 @@ std::pair<dnnl::memory, dnnl::memory> conv_backward_weights(Runner& r, int progr
 
 dnnl::inner_product_forward::primitive_desc linear_forward(const Runner& r, prop_kind kind, const md& src,
                                                            const md& weights, const md& bias, const md& dst,
-                                                           bool relu) {
+                                                           algorithm activation) {
   dnnl::inner_product_forward::desc d(kind, src, weights, bias, dst);
-  return dnnl::inner_product_forward::primitive_desc(d, attributes(relu), r.engine());
+  return dnnl::inner_product_forward::primitive_desc(d, attributes_with(activation), r.engine());
+}
+dnnl::inner_product_forward::primitive_desc linear_forward(const Runner& r, prop_kind kind, const md& src,
+                                                           const md& weights, const md& bias, const md& dst,
+                                                           bool relu) {
+  return linear_forward(r, kind, src, weights, bias, dst, relu ? algorithm::eltwise_relu : algorithm::undef);
 }
 
 dnnl::memory linear_backward_data(Runner& r, int program,
@@ -407,20 +416,65 @@ dnnl::memory pool_backward(Runner& r, int program, const dnnl::pooling_forward::
   return r.ensure(program, dx, dx_layout);
 }
 
-// The gradient before a fused ReLU, from the layer's output y and the gradient dy after it (in y's layout).
-dnnl::memory relu_backward(Runner& r, int program, const dnnl::memory& y, const dnnl::memory& dy,
-                           const std::string& name) {
+// The gradient before a fused activation, from the layer's output y and the gradient dy after it (in y's
+// layout); `kind` is a *_use_dst_for_bwd algorithm.
+dnnl::memory activation_backward(Runner& r, int program, const dnnl::memory& y, const dnnl::memory& dy,
+                                 algorithm kind, const std::string& name) {
   const md layout_y = y.get_desc();
-  dnnl::eltwise_forward::desc hint_d(prop_kind::forward_training, algorithm::eltwise_relu_use_dst_for_bwd,
-                                     layout_y, 0.0f, 0.0f);
+  dnnl::eltwise_forward::desc hint_d(prop_kind::forward_training, kind, layout_y, 0.0f, 0.0f);
   dnnl::eltwise_forward::primitive_desc hint(hint_d, attributes(false), r.engine());
-  dnnl::eltwise_backward::desc d(algorithm::eltwise_relu_use_dst_for_bwd, layout_y, layout_y, 0.0f, 0.0f);
+  dnnl::eltwise_backward::desc d(kind, layout_y, layout_y, 0.0f, 0.0f);
   dnnl::eltwise_backward::primitive_desc pd(d, attributes(false), r.engine(), hint);
   const dnnl::memory dyb = r.ensure(program, dy, pd.diff_dst_desc());
   const dnnl::memory dx = r.memory(pd.diff_src_desc());
-  r.add(program, dnnl::eltwise_backward(pd), pd, name + " relu bwd",
+  r.add(program, dnnl::eltwise_backward(pd), pd, name + " activation bwd",
         {{DNNL_ARG_DST, y}, {DNNL_ARG_DIFF_DST, dyb}, {DNNL_ARG_DIFF_SRC, dx}});
   return r.ensure(program, dx, layout_y);
+}
+dnnl::memory relu_backward(Runner& r, int program, const dnnl::memory& y, const dnnl::memory& dy,
+                           const std::string& name) {
+  return activation_backward(r, program, y, dy, algorithm::eltwise_relu_use_dst_for_bwd, name);
+}
+
+// Softmax cross-entropy over n rows of 10 logits z, mean over the rows: its gradient (softmax - one_hot) / n
+// into dz, and the loss returned.
+float softmax_cross_entropy(const float* z, const std::uint32_t* labels, float* dz, int n, const char* who) {
+  for (int i = 0; i < n; ++i)
+    if (labels[i] >= 10) throw std::out_of_range(std::string(who) + ": label past the 10 classes");
+  double loss = 0.0;
+  const float inv_n = 1.0f / float(n);
+  for (int i = 0; i < n; ++i) {
+    const float* zi = z + 10 * i;
+    float* di = dz + 10 * i;
+    const float m = *std::max_element(zi, zi + 10);
+    float sum = 0.0f;
+    for (int k = 0; k < 10; ++k) sum += (di[k] = std::exp(zi[k] - m));
+    const float scale = inv_n / sum;
+    for (int k = 0; k < 10; ++k) di[k] *= scale;
+    di[labels[i]] -= inv_n;
+    loss += double(std::log(sum) - (zi[labels[i]] - m));
+  }
+  return float(loss / n);
+}
+
+// w -= lr * dw over parameters whose gradient lies in the same layout.
+struct Sgd {
+  float* w;
+  const float* dw;
+  std::size_t count;
+};
+void apply_sgd(const std::vector<Sgd>& sgd, float lr) {
+  for (const Sgd& s : sgd) {
+    float* __restrict w = s.w;
+    const float* __restrict g = s.dw;
+    for (std::size_t k = 0; k < s.count; ++k) w[k] -= lr * g[k];
+  }
+}
+
+std::string version_line() {
+  const dnnl_version_t* v = dnnl_version();
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+         std::to_string(v->patch) + (v->cpu_runtime == DNNL_RUNTIME_OMP ? " (OpenMP)" : "");
 }
 
 }  // namespace
@@ -517,11 +571,6 @@ struct OneDnnLeNet::Impl {
   bool inference_weights_stale = true;
   dnnl::memory images_train, logits, dlogits;  // plain NCHW / N x 10
   dnnl::memory images_infer, probabilities;
-  struct Sgd {
-    float* w;
-    const float* dw;
-    std::size_t count;
-  };
   std::vector<Sgd> sgd;
   std::vector<dnnl::memory> parameters;  // keeps the buffers sgd points into alive
 
@@ -673,34 +722,15 @@ struct OneDnnLeNet::Impl {
   }
 
   float train_step(const float* images, const std::uint32_t* labels, float lr) {
-    for (int i = 0; i < n; ++i)
-      if (labels[i] >= 10) throw std::out_of_range("OneDnnLeNet::train_step: label past the 10 classes");
     images_train.set_data_handle(const_cast<float*>(images));
     r.run(fwd);
-    // Softmax cross-entropy, mean over the batch, and its gradient (softmax - one_hot) / n.
-    const float* z = static_cast<const float*>(logits.get_data_handle());
-    float* dz = static_cast<float*>(dlogits.get_data_handle());
-    double loss = 0.0;
-    const float inv_n = 1.0f / float(n);
-    for (int i = 0; i < n; ++i) {
-      const float* zi = z + 10 * i;
-      float* di = dz + 10 * i;
-      const float m = *std::max_element(zi, zi + 10);
-      float sum = 0.0f;
-      for (int k = 0; k < 10; ++k) sum += (di[k] = std::exp(zi[k] - m));
-      const float scale = inv_n / sum;
-      for (int k = 0; k < 10; ++k) di[k] *= scale;
-      di[labels[i]] -= inv_n;
-      loss += double(std::log(sum) - (zi[labels[i]] - m));
-    }
+    const float loss =
+        softmax_cross_entropy(static_cast<const float*>(logits.get_data_handle()), labels,
+                              static_cast<float*>(dlogits.get_data_handle()), n, "OneDnnLeNet::train_step");
     r.run(bwd);
     inference_weights_stale = true;
-    for (const Sgd& s : sgd) {
-      float* __restrict w = s.w;
-      const float* __restrict g = s.dw;
-      for (std::size_t k = 0; k < s.count; ++k) w[k] -= lr * g[k];
-    }
-    return float(loss / n);
+    apply_sgd(sgd, lr);
+    return loss;
   }
 
   void infer(const float* images, float* out) {
@@ -727,12 +757,149 @@ int OneDnnLeNet::batch() const {
 }
 std::string OneDnnLeNet::info() const {
   const Impl& i = *impl_;
-  const dnnl_version_t* v = dnnl_version();
-  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-         std::to_string(v->patch) + (v->cpu_runtime == DNNL_RUNTIME_OMP ? " (OpenMP)" : "") + "\n" +
-         i.r.describe(i.fwd, "train forward") + "\n" + i.r.describe(i.bwd, "train backward") + "\n" +
-         i.r.describe(i.inf, "infer") + "\n" + i.r.describe(i.sync, "infer weights (after a train_step)") +
+  return version_line() + "\n" + i.r.describe(i.fwd, "train forward") + "\n" +
+         i.r.describe(i.bwd, "train backward") + "\n" + i.r.describe(i.inf, "infer") + "\n" +
+         i.r.describe(i.sync, "infer weights (after a train_step)") +
          "\ntuning (candidate us): " + i.r.tuning();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The course's MLP.
+
+struct OneDnnMlp::Impl {
+  int n;
+  float lr;
+  Runner r;
+  int fwd = 0, bwd = 0, inf = 0, sync = 0;
+  bool inference_weights_stale = true;
+  dnnl::memory images_train, logits, dlogits, images_infer, probabilities;
+  std::vector<Sgd> sgd;
+  std::vector<dnnl::memory> parameters;  // keeps the buffers sgd points into alive
+
+  Impl(int batch, const MlpWeights& p, float learning_rate) : n(batch), lr(learning_rate) {
+    if (batch < 1) throw std::invalid_argument("OneDnnMlp: batch must be at least 1");
+    single_thread();
+    fwd = r.program();
+    bwd = r.program();
+    inf = r.program();
+    sync = r.program();
+    const prop_kind T = prop_kind::forward_training, I = prop_kind::forward_inference;
+    const dnnl::memory::dim N = n;
+    const int* width = mlp_widths;
+
+    // Forward (training): each layer's weights in the layout its primitive picked, loaded from typenet's
+    // in x out layout (oneDNN's dims are out x in: that storage is tag::io).
+    struct Layer {
+      dnnl::inner_product_forward::primitive_desc f;
+      dnnl::memory x, w, b, y;
+    };
+    std::vector<Layer> layers;
+    images_train = r.user_memory(plain({N, width[0]}, tag::nc));
+    dnnl::memory h = images_train;
+    for (int l = 0; l < 3; ++l) {
+      const bool last = l == 2;
+      const dims wd{width[l + 1], width[l]};
+      Layer layer;
+      layer.f = linear_forward(r, T, h.get_desc(), any(wd), any({width[l + 1]}),
+                               last ? plain({N, width[l + 1]}, tag::nc) : any({N, width[l + 1]}),
+                               last ? algorithm::undef : algorithm::eltwise_logistic);
+      layer.w = r.memory(layer.f.weights_desc());
+      r.load(layer.w, plain(wd, tag::io), p.w[l].data());
+      layer.b = r.memory(layer.f.bias_desc());
+      r.load(layer.b, plain({width[l + 1]}, tag::x), p.b[l].data());
+      layer.x = r.ensure(fwd, h, layer.f.src_desc());
+      layer.y = r.memory(layer.f.dst_desc());
+      r.add(fwd, dnnl::inner_product_forward(layer.f), layer.f, "fc" + std::to_string(l + 1),
+            {{DNNL_ARG_SRC, layer.x},
+             {DNNL_ARG_WEIGHTS, layer.w},
+             {DNNL_ARG_BIAS, layer.b},
+             {DNNL_ARG_DST, layer.y}});
+      h = layer.y;
+      layers.push_back(layer);
+    }
+    logits = h;
+
+    // Backward: from dlogits (softmax_cross_entropy writes it) to the first layer's weights.
+    dlogits = r.memory(plain({N, width[3]}, tag::nc));
+    dnnl::memory dz = dlogits;
+    for (int l = 2; l >= 0; --l) {
+      const Layer& layer = layers[std::size_t(l)];
+      const std::string name = "fc" + std::to_string(l + 1);
+      const auto [dw, db] = linear_backward_weights(r, bwd, layer.f, layer.x, dz, name);
+      sgd.push_back(Sgd{static_cast<float*>(layer.w.get_data_handle()),
+                        static_cast<const float*>(dw.get_data_handle()), layer.w.get_desc().get_size() / 4});
+      sgd.push_back(Sgd{static_cast<float*>(layer.b.get_data_handle()),
+                        static_cast<const float*>(db.get_data_handle()), layer.b.get_desc().get_size() / 4});
+      parameters.insert(parameters.end(), {layer.w, layer.b, dw, db});
+      if (l == 0) break;  // no gradient for the images
+      const Layer& before = layers[std::size_t(l - 1)];
+      const dnnl::memory da = linear_backward_data(r, bwd, layer.f, layer.w, dz, before.y.get_desc(), name);
+      dz = activation_backward(r, bwd, before.y, da, algorithm::eltwise_logistic_use_dst_for_bwd,
+                               "fc" + std::to_string(l));
+    }
+
+    // Inference: forward_inference primitives, each with the weights in the layout it prefers (`sync`
+    // reorders them from the training weights at the first infer after a train_step), then softmax.
+    images_infer = r.user_memory(plain({N, width[0]}, tag::nc));
+    h = images_infer;
+    for (int l = 0; l < 3; ++l) {
+      const bool last = l == 2;
+      const Layer& t = layers[std::size_t(l)];
+      const auto fi = linear_forward(r, I, h.get_desc(), any(t.w.get_desc().dims()), t.b.get_desc(),
+                                     last ? plain({N, width[3]}, tag::nc) : any({N, width[l + 1]}),
+                                     last ? algorithm::undef : algorithm::eltwise_logistic);
+      const dnnl::memory xi = r.ensure(inf, h, fi.src_desc());
+      const dnnl::memory wi = r.ensure(sync, t.w, fi.weights_desc());
+      const dnnl::memory y = r.memory(fi.dst_desc());
+      r.add(inf, dnnl::inner_product_forward(fi), fi, "fc" + std::to_string(l + 1) + " infer",
+            {{DNNL_ARG_SRC, xi}, {DNNL_ARG_WEIGHTS, wi}, {DNNL_ARG_BIAS, t.b}, {DNNL_ARG_DST, y}});
+      h = y;
+    }
+    dnnl::softmax_forward::desc sd(I, h.get_desc(), 1);
+    dnnl::softmax_forward::primitive_desc spd(sd, attributes(false), r.engine());
+    probabilities = r.user_memory(plain({N, width[3]}, tag::nc));
+    r.add(inf, dnnl::softmax_forward(spd), spd, "softmax",
+          {{DNNL_ARG_SRC, h}, {DNNL_ARG_DST, probabilities}});
+
+    r.finalize();
+  }
+
+  float train_step(const float* images, const std::uint32_t* labels) {
+    images_train.set_data_handle(const_cast<float*>(images));
+    r.run(fwd);
+    const float loss =
+        softmax_cross_entropy(static_cast<const float*>(logits.get_data_handle()), labels,
+                              static_cast<float*>(dlogits.get_data_handle()), n, "OneDnnMlp::train_step");
+    r.run(bwd);
+    inference_weights_stale = true;
+    apply_sgd(sgd, lr);
+    return loss;
+  }
+
+  void infer(const float* images, float* out) {
+    if (inference_weights_stale) {
+      r.run(sync);
+      inference_weights_stale = false;
+    }
+    images_infer.set_data_handle(const_cast<float*>(images));
+    probabilities.set_data_handle(out);
+    r.run(inf);
+  }
+};
+
+OneDnnMlp::OneDnnMlp(int batch, const MlpWeights& weights, float learning_rate)
+    : impl_(std::make_unique<Impl>(batch, weights, learning_rate)) {}
+OneDnnMlp::~OneDnnMlp() = default;
+float OneDnnMlp::train_step(const float* images, const std::uint32_t* labels) {
+  return impl_->train_step(images, labels);
+}
+void OneDnnMlp::infer(const float* images, float* probabilities) {
+  impl_->infer(images, probabilities);
+}
+std::string OneDnnMlp::info() const {
+  const Impl& i = *impl_;
+  return version_line() + "\n" + i.r.describe(i.fwd, "train forward") + "\n" +
+         i.r.describe(i.bwd, "train backward") + "\n" + i.r.describe(i.inf, "infer");
 }
 
 }  // namespace peers

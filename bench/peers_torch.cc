@@ -1,4 +1,4 @@
-// libtorch peers of the CNN benchmark (see cnn_peers.hpp), against Debian 12's libtorch 1.13 (CPU).
+// libtorch peers of the CNN benchmark (see peers.hpp), against Debian 12's libtorch 1.13 (CPU).
 //
 // LeNet-5 is explicit torch::nn modules; training is autograd with a hand-written SGD step under NoGradGuard
 // (p -= lr * grad, then the gradients are dropped: set to none, so the next backward hands its fresh
@@ -7,7 +7,7 @@
 // copied; labels go into a preallocated int64 tensor. ReLUs are in place.
 // The convolution peer calls the ATen operators autograd would call: conv2d + relu_ forward, and
 // convolution_backward with the output mask of the gradient wanted.
-#include "cnn_peers.hpp"
+#include "peers.hpp"
 
 // First: libtorch 1.13's ATen/core/List.h instantiates std::vector<c10::IValue> before IValue is complete,
 // which C++20's constexpr vector rejects under clang++ with libstdc++ 12 (pytorch#97689, fixed after 1.13);
@@ -17,8 +17,12 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
+#include <torch/optim/sgd.h>
 #include <torch/version.h>
 
 #include <cstring>
@@ -207,6 +211,70 @@ int TorchLeNet::batch() const {
 }
 std::string TorchLeNet::info() const {
   return library();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The course's MLP, as a libtorch user writes it: a Sequential, the functional cross-entropy, optim::SGD.
+
+struct TorchMlp::Impl {
+  int n;
+  torch::nn::Sequential net{torch::nn::Linear(mlp_widths[0], mlp_widths[1]), torch::nn::Sigmoid(),
+                            torch::nn::Linear(mlp_widths[1], mlp_widths[2]), torch::nn::Sigmoid(),
+                            torch::nn::Linear(mlp_widths[2], mlp_widths[3])};
+  torch::optim::SGD optimizer;
+  at::Tensor labels;  // int64, n
+
+  Impl(int batch, const MlpWeights& p, float learning_rate)
+      : n(batch), optimizer(net->parameters(), torch::optim::SGDOptions(learning_rate)) {
+    if (batch < 1) throw std::invalid_argument("TorchMlp: batch must be at least 1");
+    single_thread();
+    at::NoGradGuard no_grad;
+    for (int l = 0; l < 3; ++l) {
+      torch::nn::LinearImpl* linear = net->ptr(std::size_t(2 * l))->as<torch::nn::Linear>();
+      // typenet's W is in x out; torch's weight is out x in.
+      const at::Tensor w =
+          at::from_blob(const_cast<float*>(p.w[l].data()), {mlp_widths[l], mlp_widths[l + 1]}, f32);
+      linear->weight.copy_(w.t());
+      linear->bias.copy_(at::from_blob(const_cast<float*>(p.b[l].data()), {mlp_widths[l + 1]}, f32));
+    }
+    labels = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+  }
+
+  at::Tensor wrap(const float* images) const {
+    return at::from_blob(const_cast<float*>(images), {n, mlp_widths[0]}, f32);
+  }
+
+  float train_step(const float* images, const std::uint32_t* y) {
+    std::int64_t* l = labels.data_ptr<std::int64_t>();
+    for (int i = 0; i < n; ++i) {
+      if (y[i] >= 10) throw std::out_of_range("TorchMlp::train_step: label past the 10 classes");
+      l[i] = y[i];
+    }
+    optimizer.zero_grad();
+    at::Tensor loss = torch::nn::functional::cross_entropy(net->forward(wrap(images)), labels);
+    loss.backward();
+    optimizer.step();
+    return loss.item<float>();
+  }
+
+  void infer(const float* images, float* probabilities) {
+    c10::InferenceMode guard;
+    at::Tensor out = at::from_blob(probabilities, {n, mlp_widths[3]}, f32);
+    at::softmax_out(out, net->forward(wrap(images)), 1);
+  }
+};
+
+TorchMlp::TorchMlp(int batch, const MlpWeights& weights, float learning_rate)
+    : impl_(std::make_unique<Impl>(batch, weights, learning_rate)) {}
+TorchMlp::~TorchMlp() = default;
+float TorchMlp::train_step(const float* images, const std::uint32_t* labels) {
+  return impl_->train_step(images, labels);
+}
+void TorchMlp::infer(const float* images, float* probabilities) {
+  impl_->infer(images, probabilities);
+}
+std::string TorchMlp::info() const {
+  return library() + "; torch::nn::Sequential, torch::optim::SGD";
 }
 
 }  // namespace peers
