@@ -1,6 +1,6 @@
 // LeNet-5 on Fashion-MNIST: a convolutional network whose every image shape is checked by the compiler.
-// The recipe of bench/lenet_pytorch.py (its PyTorch reference): He init over the fan-in, zero biases, Adam
-// lr 1e-3, batch 64, 10 epochs, one thread.
+// The recipe of bench/train_pytorch.py --model lenet (its PyTorch reference): He init over the fan-in, zero
+// biases, Adam lr 1e-3, batch 64, 10 epochs, one thread.
 //   06_lenet_fashion_mnist [epochs [seed]]     (default 10 epochs, seed 0)
 #include <chrono>
 #include <cstdint>
