@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <fstream>
 #include <string>
 
 #include <hwy/highway.h>
@@ -73,6 +74,15 @@ inline void RegisterFmaProbe() {
   benchmark::RegisterBenchmark("peak/fma/1core/probe", BM_FmaPeak);
 }
 
+// The CPU's name as /proc/cpuinfo gives it (every figure is named with its CPU), or "unknown".
+inline std::string CpuModel() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
+      return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
 // The peak: best of a few 0.05 s probes.
 inline void MeasureFmaPeak() {
   namespace hn = hwy::HWY_NAMESPACE;
@@ -90,6 +100,7 @@ inline void MeasureFmaPeak() {
   // peak is 2 FMA pipes x 8 lanes x 2 FLOP = 32 FLOP/cycle, so probe GFLOP/s / 32 is the core clock in GHz.
   benchmark::AddCustomContext("fma_probe_isa", hwy::TargetName(HWY_STATIC_TARGET));
   benchmark::AddCustomContext("fma_probe_lanes", std::to_string(hn::Lanes(hn::ScalableTag<float>())));
+  benchmark::AddCustomContext("cpu_model", CpuModel());
 }
 
 inline void SetFlopCounters(benchmark::State& state, double flops_per_iteration,
