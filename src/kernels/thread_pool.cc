@@ -2,6 +2,7 @@
 #include "typenet/kernels/thread_pool.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -9,11 +10,36 @@
 namespace typenet::kernels {
 
 namespace {
-// Spin iterations before sleeping (roughly 100 us): long enough to span the serial gaps between the split
-// GEMMs of one step (a futex wake-up costs tens of microseconds on this VM; with 20000 spins batch 32 ran
-// only 1.04x faster on 2 threads, with 200000 1.4x), short enough not to burn a core that another process
-// wants once the step is over.
-constexpr int kSpins = 200000;
+// How long a waiting thread spins before it sleeps: long enough to span the serial gaps between the split
+// GEMMs of one step (a futex wake-up costs tens of microseconds on a VM: with a spin of about 10 us batch 32
+// ran only 1.04x faster on 2 threads, with about 100 us 1.4x), short enough not to burn a core that another
+// process wants once the step is over. Bounded by the clock, not by a count, so that it means the same
+// whatever a pause instruction costs on the CPU at hand.
+constexpr std::chrono::microseconds kSpinTime{100};
+
+// A spin-wait hint: the core lets its sibling hyperthread (or, under a hypervisor that sees it, another
+// vCPU) run, and leaving the loop does not flush the pipeline on a memory-order mis-speculation.
+inline void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Spins until done() holds or kSpinTime has passed; returns done()'s last answer.
+template <class Done>
+bool spin_until(Done&& done) {
+  if (done()) return true;
+  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {  // the clock is read once per 64 probes
+      relax();
+      if (done()) return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+  }
+}
 }  // namespace
 
 struct ThreadPool::Shared {
@@ -28,9 +54,8 @@ struct ThreadPool::Shared {
   void work(std::size_t index) {
     std::uint32_t seen = 0;
     for (;;) {
-      std::uint32_t now = generation.load(std::memory_order_acquire);
-      for (int spin = 0; now == seen && spin < kSpins; ++spin)
-        now = generation.load(std::memory_order_acquire);
+      std::uint32_t now = seen;
+      spin_until([&] { return (now = generation.load(std::memory_order_acquire)) != seen; });
       if (now == seen) {
         generation.wait(seen, std::memory_order_acquire);
         continue;
@@ -76,8 +101,8 @@ void ThreadPool::run(std::size_t parts, Task task, void* context) {
   s.generation.fetch_add(1, std::memory_order_acq_rel);
   s.generation.notify_all();
   task(context, 0);
-  std::size_t left = s.pending.load(std::memory_order_acquire);
-  for (int spin = 0; left != 0 && spin < kSpins; ++spin) left = s.pending.load(std::memory_order_acquire);
+  std::size_t left = 0;
+  spin_until([&] { return (left = s.pending.load(std::memory_order_acquire)) == 0; });
   while (left != 0) {
     s.pending.wait(left, std::memory_order_acquire);
     left = s.pending.load(std::memory_order_acquire);
