@@ -235,3 +235,15 @@ TEST_CASE("Trainer::step on 2 threads allocates nothing after construction", "[a
   CHECK(allocations_in_steps<Wide>(Adam{.learning_rate = 1e-3}, x, labels,
                                    {.reserve_rows = 128, .threads = 2}) == 0);
 }
+
+TEST_CASE("predict on a const network allocates nothing after its first call", "[allocation][inference]") {
+  const Classifier net{HeNormal{.seed = 3}};
+  const auto x = random_matrix<float, 16, 32>(4);
+  Matrix<float, 16, 10> out;
+  net.predict(x, out);  // the first call sizes the network's inference workspace
+  allocations = 0;
+  counting = true;
+  for (int i = 0; i < 5; ++i) net.predict(x, out);
+  counting = false;
+  CHECK(allocations == 0);
+}

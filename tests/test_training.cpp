@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -407,4 +408,48 @@ TEST_CASE("predict and classify on 300 rows (not a multiple of the chunk) equal 
     CHECK(outputs(r, 0) == Approx(one(0, 0)).margin(1e-6));
     CHECK(outputs(r, 1) == Approx(one(0, 1)).margin(1e-6));
   }
+}
+
+TEST_CASE("predict, classify and accuracy work on a const network, also from several threads at once",
+          "[inference][threads]") {
+  using Net = Network<Dense<6, 8>, Sigmoid, Dense<8, 4>, SoftmaxCrossEntropy>;
+  const Net net{HeNormal{.seed = 9}};
+  const auto x = random_matrix<float, 300, 6>(12, 2.0);
+  const Matrix<float, 300, 4> expected = net.predict(x);
+  const std::vector<std::uint32_t> expected_classes = net.classify(x);
+
+  // A view of writable memory is accepted as well as a view of const.
+  Matrix<float, 300, 6> writable = x;
+  Matrix<float, 300, 4> through_view;
+  net.predict(MatrixView<float, 300, 6>(writable.data()), through_view.view());
+  CHECK(net.classify(MatrixView<float, 300, 6>(writable.data())) == expected_classes);
+  CHECK(std::equal(through_view.values().begin(), through_view.values().end(), expected.values().begin()));
+
+  Dataset data;
+  data.count = 300;
+  data.rows = 2;
+  data.cols = 3;
+  data.images.assign(x.values().begin(), x.values().end());
+  for (std::size_t r = 0; r < 300; ++r) data.labels.push_back(std::uint8_t(r % 4));
+  const double accuracy_once = accuracy(net, data);
+  std::size_t correct = 0;
+  for (std::size_t r = 0; r < 300; ++r) correct += expected_classes[r] == r % 4;
+  CHECK(accuracy_once == Approx(double(correct) / 300));
+
+  // Four threads predict at once: each gets the same results as one thread (a caller that finds the
+  // network's workspace in use runs on its own).
+  std::vector<int> matches(4, 0);
+  {
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 20; ++i) {
+          const Matrix<float, 300, 4> got = net.predict(x);
+          matches[t] += std::equal(got.values().begin(), got.values().end(), expected.values().begin()) &&
+                        net.classify(x) == expected_classes && accuracy(net, data) == accuracy_once;
+        }
+      });
+    for (std::thread& th : threads) th.join();
+  }
+  for (int m : matches) CHECK(m == 20);
 }

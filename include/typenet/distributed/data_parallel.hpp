@@ -229,7 +229,7 @@ EpochStats train_epoch_data_parallel(DataParallelTrainer<Net, Optimizer, Comm>& 
 
 // The confusion matrix of `data`, each process classifying its share: collective; the same on every one.
 template <class Net, Communicator Comm>
-ConfusionMatrix confusion_matrix(Net& net, const Dataset& data, Comm& comm) {
+ConfusionMatrix confusion_matrix(const Net& net, const Dataset& data, Comm& comm) {
   data.check_fits(Net::input_width, Net::output_width);
   const auto [first, last] = detail::shard_of(data.count, comm.rank(), comm.size());
   std::vector<double> cells(Net::output_width * Net::output_width, 0.0);
@@ -251,7 +251,7 @@ ConfusionMatrix confusion_matrix(Net& net, const Dataset& data, Comm& comm) {
 }
 
 template <class Net, Communicator Comm>
-double accuracy(Net& net, const Dataset& data, Comm& comm) {
+double accuracy(const Net& net, const Dataset& data, Comm& comm) {
   return confusion_matrix(net, data, comm).accuracy();
 }
 

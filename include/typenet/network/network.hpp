@@ -22,6 +22,7 @@
 #include "typenet/core/matrix.hpp"
 #include "typenet/core/random.hpp"
 #include "typenet/network/build_network.hpp"
+#include "typenet/network/inference_workspace.hpp"
 #include "typenet/network/io_checks.hpp"
 #include "typenet/network/parameters.hpp"
 #include "typenet/network/workspace.hpp"
@@ -177,16 +178,21 @@ class NetworkImpl {
 
   // Probabilities (SoftmaxCrossEntropy) or outputs (MeanSquaredError) for any number of samples.
   template <std::size_t Rows, std::size_t Width>
-  void predict(MatrixView<const T, Rows, Width> x, MatrixView<T, Rows, output_width> out) {
+  void predict(MatrixView<const T, Rows, Width> x, MatrixView<T, Rows, output_width> out) const {
     check_input_width<network_input_width<input_width>, given_width<Width>>();
     if constexpr (Width == input_width) predict_rows(x, out);
   }
+  // A view of writable memory reads as a view of const.
   template <std::size_t Rows, std::size_t Width>
-  void predict(const Matrix<T, Rows, Width>& x, Matrix<T, Rows, output_width>& out) {
+  void predict(MatrixView<T, Rows, Width> x, MatrixView<T, Rows, output_width> out) const {
+    predict(MatrixView<const T, Rows, Width>(x), out);
+  }
+  template <std::size_t Rows, std::size_t Width>
+  void predict(const Matrix<T, Rows, Width>& x, Matrix<T, Rows, output_width>& out) const {
     predict(x.view(), out.view());
   }
   template <std::size_t Rows, std::size_t Width>
-  Matrix<T, Rows, output_width> predict(const Matrix<T, Rows, Width>& x) {
+  Matrix<T, Rows, output_width> predict(const Matrix<T, Rows, Width>& x) const {
     Matrix<T, Rows, output_width> out;
     predict(x.view(), out.view());
     return out;
@@ -194,7 +200,7 @@ class NetworkImpl {
 
   // The most likely class of each sample (the index of its largest output).
   template <std::size_t Rows, std::size_t Width>
-  std::vector<std::uint32_t> classify(MatrixView<const T, Rows, Width> x) {
+  std::vector<std::uint32_t> classify(MatrixView<const T, Rows, Width> x) const {
     check_input_width<network_input_width<input_width>, given_width<Width>>();
     if constexpr (Width == input_width)
       return classify_rows(x);
@@ -202,7 +208,11 @@ class NetworkImpl {
       return {};
   }
   template <std::size_t Rows, std::size_t Width>
-  std::vector<std::uint32_t> classify(const Matrix<T, Rows, Width>& x) {
+  std::vector<std::uint32_t> classify(MatrixView<T, Rows, Width> x) const {
+    return classify(MatrixView<const T, Rows, Width>(x));
+  }
+  template <std::size_t Rows, std::size_t Width>
+  std::vector<std::uint32_t> classify(const Matrix<T, Rows, Width>& x) const {
     return classify(x.view());
   }
 
@@ -210,7 +220,7 @@ class NetworkImpl {
   static constexpr std::size_t inference_chunk_rows = 256;
 
   template <std::size_t Rows>
-  std::vector<std::uint32_t> classify_rows(MatrixView<const T, Rows, input_width> x) {
+  std::vector<std::uint32_t> classify_rows(MatrixView<const T, Rows, input_width> x) const {
     std::vector<std::uint32_t> classes(x.row_count());
     std::vector<T> chunk_out(inference_chunk_rows * output_width);
     for (std::size_t first = 0; first < x.row_count(); first += inference_chunk_rows) {
@@ -227,7 +237,7 @@ class NetworkImpl {
   }
 
   template <std::size_t Rows>
-  void predict_rows(MatrixView<const T, Rows, input_width> x, MatrixView<T, Rows, output_width> out) {
+  void predict_rows(MatrixView<const T, Rows, input_width> x, MatrixView<T, Rows, output_width> out) const {
     const std::size_t rows = x.row_count();
     for (std::size_t first = 0; first < rows; first += inference_chunk_rows) {
       const std::size_t count = std::min(inference_chunk_rows, rows - first);
@@ -238,16 +248,18 @@ class NetworkImpl {
 
   // At most inference_chunk_rows rows: the forward walk, then the loss's prediction (softmax) into `out`.
   void predict_chunk(MatrixView<const T, dynamic_rows, input_width> x,
-                     MatrixView<T, dynamic_rows, output_width> out) {
-    inference_work_.reserve(inference_chunk_rows, false);
+                     MatrixView<T, dynamic_rows, output_width> out) const {
+    const auto lease = inference_work_.lease();
+    Workspace& work = *lease;
+    work.reserve(inference_chunk_rows, false);
     const std::size_t rows = x.row_count();
-    forward(x, inference_work_, nullptr, false);
-    loss_type::predict(inference_work_.template output<dynamic_rows, stage_count - 1>(rows).data(),
-                       out.data(), rows, output_width);
+    forward(x, work, nullptr, false);
+    loss_type::predict(work.template output<dynamic_rows, stage_count - 1>(rows).data(), out.data(), rows,
+                       output_width);
   }
 
   Parameters parameters_;
-  Workspace inference_work_;
+  InferenceWorkspace<Workspace> inference_work_;  // see inference_workspace.hpp: const is thread-safe
   AccessCount writable_accesses_;
 };
 

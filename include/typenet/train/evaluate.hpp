@@ -35,7 +35,7 @@ struct ConfusionMatrix {
 
 // net.classify over every sample of `data` (any count: classify works through it in chunks).
 template <class Net>
-std::vector<std::uint32_t> predict_classes(Net& net, const Dataset& data) {
+std::vector<std::uint32_t> predict_classes(const Net& net, const Dataset& data) {
   using T = typename Net::scalar_type;
   data.check_fits(Net::input_width, Net::output_width);
   if (data.count == 0) return {};
@@ -50,7 +50,7 @@ std::vector<std::uint32_t> predict_classes(Net& net, const Dataset& data) {
 
 // Every label of `data` must be below the network's output width (a LabelError names the first that is not).
 template <class Net>
-ConfusionMatrix confusion_matrix(Net& net, const Dataset& data) {
+ConfusionMatrix confusion_matrix(const Net& net, const Dataset& data) {
   ConfusionMatrix m{Net::output_width, std::vector<std::size_t>(Net::output_width * Net::output_width, 0)};
   const std::vector<std::uint32_t> predicted = predict_classes(net, data);
   for (std::size_t i = 0; i < predicted.size(); ++i) ++m.cells[data.labels[i] * m.classes + predicted[i]];
@@ -59,7 +59,7 @@ ConfusionMatrix confusion_matrix(Net& net, const Dataset& data) {
 
 // The fraction of samples classified correctly.
 template <class Net>
-double accuracy(Net& net, const Dataset& data) {
+double accuracy(const Net& net, const Dataset& data) {
   return confusion_matrix(net, data).accuracy();
 }
 

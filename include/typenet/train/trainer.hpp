@@ -123,6 +123,10 @@ class Trainer {
       return T(0);
     }
   }
+  template <class U, std::size_t B, std::size_t Width, class Targets>
+  T backward(const Matrix<U, B, Width>& x, const Targets& targets) {
+    return backward(x.view(), targets);
+  }
   void update() {
     if (options_.clip_norm > 0) clip_gradients();
     optimizer_.update(net_.parameters(), gradients_, state_);
