@@ -127,6 +127,15 @@ TEST_CASE("Gradient check: 5-4-3 sigmoid, softmax-CE, labels / one-hot / soft ta
   require_full_check(gradient_check(net, x, distribution_rows<6, 3>(12)), 1e-7);
 }
 
+TEST_CASE("Gradient check: a step h that is not positive is an ArgumentError naming it", "[gradient_check]") {
+  using Net = BasicNetwork<double, Dense<5, 4>, Sigmoid, Dense<4, 3>, SoftmaxCrossEntropy>;
+  Net net{HeNormal{.seed = 3}};
+  const auto x = random_matrix<double, 6, 5>(11);
+  const Labels<6> labels = {0, 2, 1, 1, 0, 2};
+  REQUIRE_THROWS_AS(gradient_check(net, x, labels, {.h = 0}), ArgumentError);
+  REQUIRE_THROWS_WITH(gradient_check(net, x, labels, {.h = -1e-3}), Catch::Contains("h must be positive"));
+}
+
 TEST_CASE("Gradient check: ReLU networks away from the kink, every parameter", "[gradient_check]") {
   SECTION("5-4-3, softmax-CE with labels") {
     using Net = BasicNetwork<double, Dense<5, 4>, ReLU, Dense<4, 3>, SoftmaxCrossEntropy>;

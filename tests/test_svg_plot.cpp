@@ -60,4 +60,5 @@ TEST_CASE("a bar chart has one bar and one value label per layer") {
 TEST_CASE("write_text_file reports a path it cannot create") {
   REQUIRE_THROWS_WITH(write_text_file("no-such-dir/x.svg", "<svg/>"),
                       Contains("no-such-dir/x.svg: cannot create"));
+  REQUIRE_THROWS_AS(write_text_file("no-such-dir/x.svg", "<svg/>"), typenet::Error);
 }

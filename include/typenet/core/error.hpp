@@ -17,4 +17,10 @@ class LabelError : public Error {
   using Error::Error;
 };
 
+// An option or argument outside what a function accepts (a gradient check's step h of 0), named with its value.
+class ArgumentError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace typenet

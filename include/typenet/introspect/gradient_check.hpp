@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "typenet/core/error.hpp"
 #include "typenet/core/matrix.hpp"
 #include "typenet/introspect/gradients.hpp"
 #include "typenet/introspect/loss.hpp"
@@ -106,7 +107,8 @@ GradientCheckReport run_gradient_check(Net& net,
                                        const Targets& targets, const typename Net::Parameters& analytic,
                                        const GradientCheckOptions& options) {
   using T = typename Net::scalar_type;
-  if (!(options.h > 0)) throw std::invalid_argument("typenet::gradient_check: h must be positive");
+  if (!(options.h > 0))
+    throw ArgumentError("typenet::gradient_check: h must be positive, got " + std::to_string(options.h));
 
   std::vector<std::span<const T>> analytic_tensors;
   analytic.for_each_tensor([&](auto tensor) { analytic_tensors.push_back(tensor.values); });

@@ -20,6 +20,8 @@
 #include <system_error>
 #include <vector>
 
+#include "typenet/core/error.hpp"
+
 namespace typenet {
 
 struct PlotSeries {
@@ -235,14 +237,13 @@ inline std::string bar_chart_svg(const BarChart& chart) {
   return out.str();
 }
 
-// Writes `text` to `path`, throwing std::runtime_error (with the reason) on any failure.
+// Writes `text` to `path`, throwing typenet::Error (naming the file and the reason) on any failure.
 inline void write_text_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
-  if (!out)
-    throw std::runtime_error(path.string() + ": cannot create: " + std::generic_category().message(errno));
+  if (!out) throw Error(path.string() + ": cannot create: " + std::generic_category().message(errno));
   out << text;
   out.close();
-  if (!out) throw std::runtime_error(path.string() + ": write failed");
+  if (!out) throw Error(path.string() + ": write failed");
 }
 
 }  // namespace typenet
