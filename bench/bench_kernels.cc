@@ -572,6 +572,45 @@ void InferOpenBlas(benchmark::State& state, const ImageFeed* images) {
   SetFlopCounters(state, kForwardFlopPerSample * B, B);
 }
 
+// ------------------------------------------------------------------------------------------------ L2 probe
+
+// The floor under batch-1 inference: the time to read the MLP's weights and biases once (0.94 MB, which
+// after the first pass live in the 1 MB L2 of a Zen 4 core, as they do between inferences), summed with
+// independent vector accumulators so that only the reads limit it. Row "peak/l2_read/mlp_weights/probe";
+// counter GBs is its read bandwidth.
+constexpr std::size_t kWeightFloats = kIn * kH1 + kH1 + kH1 * kH2 + kH2 + kH2 * kOut + kOut;
+
+float SumOfFloats(const float* p, std::size_t n) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  const hn::ScalableTag<float> d;
+  const std::size_t lanes = hn::Lanes(d);
+  auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+  auto a4 = hn::Zero(d), a5 = hn::Zero(d), a6 = hn::Zero(d), a7 = hn::Zero(d);
+  std::size_t i = 0;
+  for (; i + 8 * lanes <= n; i += 8 * lanes) {
+    a0 = hn::Add(a0, hn::Load(d, p + i));
+    a1 = hn::Add(a1, hn::Load(d, p + i + lanes));
+    a2 = hn::Add(a2, hn::Load(d, p + i + 2 * lanes));
+    a3 = hn::Add(a3, hn::Load(d, p + i + 3 * lanes));
+    a4 = hn::Add(a4, hn::Load(d, p + i + 4 * lanes));
+    a5 = hn::Add(a5, hn::Load(d, p + i + 5 * lanes));
+    a6 = hn::Add(a6, hn::Load(d, p + i + 6 * lanes));
+    a7 = hn::Add(a7, hn::Load(d, p + i + 7 * lanes));
+  }
+  const auto sum =
+      hn::Add(hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)), hn::Add(hn::Add(a4, a5), hn::Add(a6, a7)));
+  float total = hn::GetLane(hn::SumOfLanes(d, sum));
+  for (; i < n; ++i) total += p[i];
+  return total;
+}
+
+void L2ReadProbe(benchmark::State& state) {
+  const Buffer weights(kWeightFloats);
+  for (auto _ : state) benchmark::DoNotOptimize(SumOfFloats(weights.get(), weights.size));
+  state.counters["GBs"] = benchmark::Counter(double(kWeightFloats * sizeof(float)) * 1e-9,
+                                             benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // ------------------------------------------------------------------ W1 / W2 through typenet's public API
 
 using Mlp = typenet::Network<typenet::Dense<kIn, kH1>, typenet::Sigmoid, typenet::Dense<kH1, kH2>,
@@ -818,6 +857,7 @@ int main(int argc, char** argv) {
   RegisterTrain<256>();
   RegisterInfer<1>();
   RegisterInfer<256>();
+  benchmark::RegisterBenchmark("peak/l2_read/mlp_weights/probe", L2ReadProbe);
   std::string no_images;
   const std::optional<ImageFeed> images = LoadImageFeed(no_images);
   if (images) {

@@ -163,6 +163,15 @@ def main(argv):
     mlp = OrderedDict((w, i) for w, i in rows.items() if w not in cnn and w not in stream)
     if any(any(p in i for p in MLP_PEERS) for i in mlp.values()):
         mlp_table(mlp, unit_scale, pct)
+    l2 = rows.get("peak/l2_read/mlp_weights", {}).get("probe")
+    infer1 = rows.get("W2/infer/B1", {}).get("typenet")
+    if l2 and infer1:
+        stream_us = l2["real_time"] * unit_scale[l2["time_unit"]]
+        infer_us = infer1["real_time"] * unit_scale[infer1["time_unit"]]
+        print()
+        print("inference at batch 1: %.2f us; reading the 0.94 MB of weights once from L2: %.2f us (%.1f GB/s);"
+              % (infer_us, stream_us, l2.get("GBs", 0)))
+        print("  ratio %.2f, goal <= 1.10: %s" % (infer_us / stream_us, "met" if infer_us <= 1.1 * stream_us else "NOT met"))
     if cnn:
         cnn_table(cnn, stream, ctx, unit_scale, pct)
     threaded = [(w, i) for w, i in rows.items() if "typenet_2threads" in i and "typenet" in i]
