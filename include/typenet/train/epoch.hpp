@@ -64,7 +64,7 @@ struct EpochStats {
   std::size_t samples = 0;
   std::size_t correct = 0;  // samples whose most likely class was right when they were trained on
   std::size_t steps = 0;
-  std::vector<double> mean_gradient_norms;  // ||dL/dz|| per Dense layer, averaged over the epoch's steps
+  std::vector<double> mean_gradient_norms;  // ||dL/dz|| per layer with parameters, epoch mean
 };
 
 // Called after every step with the number of samples trained so far and the epoch's total. The network is
