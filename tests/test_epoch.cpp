@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
+#include "support.hpp"
 #include "typenet/introspect/gradients.hpp"
 #include "typenet/introspect/loss.hpp"
 #include "typenet/io/model_file.hpp"
@@ -198,4 +200,110 @@ TEST_CASE("a Dataset whose vectors disagree with its count is a DataError, not a
   data.images.resize(9 * 784);
   CHECK_THROWS_MATCHES(accuracy(net, data), DataError,
                        Catch::Matchers::Message("dataset: images: expected 10 x 784 values, found 7056"));
+}
+
+namespace {
+
+// A regression set: 6 pixels per "image", 2 targets that are fixed linear functions of them.
+Dataset regression_set(std::size_t count) {
+  Dataset d;
+  d.count = count;
+  d.rows = 2;
+  d.cols = 3;
+  d.target_width = 2;
+  std::mt19937_64 rng(11);
+  for (std::size_t i = 0; i < count; ++i) {
+    float t0 = 0.1f, t1 = -0.2f;
+    for (std::size_t p = 0; p < 6; ++p) {
+      const float v = float(rng() % 1000) / 1000.0f;
+      d.images.push_back(v);
+      t0 += v * float(p + 1) / 6;
+      t1 += v * (p % 2 ? 0.5f : -0.25f);
+    }
+    d.targets.push_back(t0);
+    d.targets.push_back(t1);
+  }
+  return d;
+}
+
+using Regressor = Network<Dense<6, 16>, ReLU, Dense<16, 2>, MeanSquaredError>;
+
+}  // namespace
+
+TEST_CASE("train_epoch trains a MeanSquaredError network on the data set's target rows") {
+  const Dataset data = regression_set(100);  // 6 steps of 16 and one of 4
+  Regressor net{HeNormal{.seed = 2}}, by_hand{HeNormal{.seed = 2}};
+  Trainer trainer(net, Adam{.learning_rate = 0.01}), hand_trainer(by_hand, Adam{.learning_rate = 0.01});
+
+  const EpochStats first = train_epoch<16>(trainer, data, 4, 0);
+  CHECK(first.samples == 100);
+  CHECK(first.steps == 7);
+  CHECK(first.correct == 0);  // nothing to count for a regression
+
+  // The same epoch as a loop of steps over epoch_order: the same weights, bit for bit.
+  const std::vector<std::uint32_t> order = epoch_order(100, 4, 0);
+  double loss_sum = 0;
+  for (std::size_t begin = 0; begin < 100; begin += 16) {
+    const std::size_t rows = std::min<std::size_t>(16, 100 - begin);
+    Matrix<float, 16, 6> x;
+    Matrix<float, 16, 2> t;
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::copy(data.image(order[begin + r]), data.image(order[begin + r]) + 6, x.data() + r * 6);
+      std::copy(data.target(order[begin + r]), data.target(order[begin + r]) + 2, t.data() + r * 2);
+    }
+    loss_sum += rows * double(hand_trainer.step(MatrixView<const float, dynamic_rows, 6>(x.data(), rows),
+                                                MatrixView<const float, dynamic_rows, 2>(t.data(), rows)));
+  }
+  CHECK(encode_model(net) == encode_model(by_hand));
+  CHECK(first.mean_loss == Approx(loss_sum / 100).epsilon(1e-12));
+
+  EpochStats last = first;
+  for (std::size_t epoch = 1; epoch < 60; ++epoch) last = train_epoch<16>(trainer, data, 4, epoch);
+  INFO("loss " << first.mean_loss << " -> " << last.mean_loss);
+  CHECK(last.mean_loss < first.mean_loss / 20);
+}
+
+TEST_CASE("train_epoch trains a classifier on one-hot target rows as on its labels") {
+  Dataset labelled = synthetic(90);
+  Dataset one_hot = labelled;
+  one_hot.target_width = 10;
+  one_hot.targets.assign(90 * 10, 0.0f);
+  for (std::size_t i = 0; i < 90; ++i) one_hot.targets[i * 10 + labelled.labels[i]] = 1.0f;
+  one_hot.labels.clear();  // the target rows are all it has
+
+  Net a{HeNormal{.seed = 5}}, b{HeNormal{.seed = 5}};
+  Trainer ta(a, SGD{.learning_rate = 0.1}), tb(b, SGD{.learning_rate = 0.1});
+  for (std::size_t epoch = 0; epoch < 3; ++epoch) {
+    const EpochStats on_labels = train_epoch<32>(ta, labelled, 8, epoch);
+    const EpochStats on_rows = train_epoch<32>(tb, one_hot, 8, epoch);
+    CHECK(on_rows.samples == 90);
+    CHECK(on_rows.correct == on_labels.correct);
+    CHECK(on_rows.mean_loss == Approx(on_labels.mean_loss).epsilon(1e-5));
+  }
+  CHECK(test::max_parameter_difference(a, b) < 1e-5);
+}
+
+TEST_CASE("target rows that do not fit the network are a DataError naming what and where") {
+  Regressor net{HeNormal{.seed = 2}};
+  Trainer trainer(net, SGD{.learning_rate = 0.01});
+  Dataset labels_only = regression_set(8);
+  labels_only.target_width = 0;
+  labels_only.targets.clear();
+  labels_only.labels.assign(8, 0);
+  CHECK_THROWS_MATCHES(
+      train_epoch<4>(trainer, labels_only, 1, 0), DataError,
+      Catch::Matchers::Message("dataset: target rows: expected 2 values per sample (the "
+                               "network's output width), found none (a data set of labels only)"));
+  Dataset short_rows = regression_set(8);
+  short_rows.targets.pop_back();
+  CHECK_THROWS_MATCHES(train_epoch<4>(trainer, short_rows, 1, 0), DataError,
+                       Catch::Matchers::Message("dataset: targets: expected 8 x 2 values, found 15"));
+  Dataset not_finite = regression_set(8);
+  not_finite.targets[2 * 5 + 1] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(train_epoch<4>(trainer, not_finite, 1, 0),
+                    Catch::Matchers::StartsWith("dataset: target 1 of sample 5 is") &&
+                        Catch::Matchers::EndsWith("not a finite number"));
+  const Dataset first = first_samples(regression_set(8), 3);
+  CHECK(first.targets.size() == 6);
+  CHECK(first.target_width == 2);
 }

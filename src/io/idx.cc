@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -294,13 +295,37 @@ Dataset load_idx_dataset(const std::filesystem::path& images_path, const std::fi
   return data;
 }
 
-void Dataset::check_fits(std::size_t input_width, std::size_t classes) const {
-  if (image_size() != input_width)
+namespace {
+// The images of a data set before a network of `input_width` inputs reads them.
+void check_images(const Dataset& d, std::size_t input_width) {
+  if (d.image_size() != input_width)
     throw DataError("dataset: image size: expected " + std::to_string(input_width) +
-                    " pixels (the network's input width), found " + std::to_string(image_size()));
-  if (images.size() != count * image_size())
-    throw DataError("dataset: images: expected " + std::to_string(count) + " x " +
-                    std::to_string(image_size()) + " values, found " + std::to_string(images.size()));
+                    " pixels (the network's input width), found " + std::to_string(d.image_size()));
+  if (d.images.size() != d.count * d.image_size())
+    throw DataError("dataset: images: expected " + std::to_string(d.count) + " x " +
+                    std::to_string(d.image_size()) + " values, found " + std::to_string(d.images.size()));
+}
+}  // namespace
+
+void Dataset::check_fits_targets(std::size_t input_width, std::size_t output_width) const {
+  check_images(*this, input_width);
+  if (target_width != output_width)
+    throw DataError(
+        "dataset: target rows: expected " + std::to_string(output_width) +
+        " values per sample (the network's output width), found " +
+        (target_width == 0 ? std::string("none (a data set of labels only)") : std::to_string(target_width)));
+  if (targets.size() != count * target_width)
+    throw DataError("dataset: targets: expected " + std::to_string(count) + " x " +
+                    std::to_string(target_width) + " values, found " + std::to_string(targets.size()));
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    if (!std::isfinite(targets[i]))
+      throw DataError("dataset: target " + std::to_string(i % target_width) + " of sample " +
+                      std::to_string(i / target_width) + " is " + std::to_string(targets[i]) +
+                      ", not a finite number");
+}
+
+void Dataset::check_fits(std::size_t input_width, std::size_t classes) const {
+  check_images(*this, input_width);
   if (labels.size() != count)
     throw DataError("dataset: labels: expected " + std::to_string(count) + " (one per image), found " +
                     std::to_string(labels.size()));
@@ -317,7 +342,12 @@ Dataset first_samples(const Dataset& data, std::size_t n) {
   out.rows = data.rows;
   out.cols = data.cols;
   out.images.assign(data.images.begin(), data.images.begin() + std::ptrdiff_t(out.count * data.image_size()));
-  out.labels.assign(data.labels.begin(), data.labels.begin() + std::ptrdiff_t(out.count));
+  out.labels.assign(data.labels.begin(),
+                    data.labels.begin() + std::ptrdiff_t(std::min(out.count, data.labels.size())));
+  out.target_width = data.target_width;
+  out.targets.assign(
+      data.targets.begin(),
+      data.targets.begin() + std::ptrdiff_t(std::min(out.count * data.target_width, data.targets.size())));
   return out;
 }
 

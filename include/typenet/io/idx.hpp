@@ -57,26 +57,33 @@ struct DatasetSpec {
   std::size_t classes = 10;  // every label must be below this
 };
 
-// Images as floats in [0, 1] (pixel / 255), one row of rows * cols per image, and their labels.
+// Images as floats in [0, 1] (pixel / 255), one row of rows * cols per image, and their labels; or, for a
+// regression (MeanSquaredError) or soft-label network, a row of target_width target values per sample.
 struct Dataset {
   std::vector<float> images;
   std::vector<std::uint8_t> labels;
   std::size_t count = 0, rows = 0, cols = 0;
+  // Target rows instead of labels: count x target_width values (0: the data set has labels only).
+  std::vector<float> targets;
+  std::size_t target_width = 0;
 
   std::size_t image_size() const { return rows * cols; }
   const float* image(std::size_t i) const { return images.data() + i * image_size(); }
+  const float* target(std::size_t i) const { return targets.data() + i * target_width; }
 
   // Before a network reads it: count images of `input_width` pixels and count labels, each below `classes`.
   // A DataError names what does not fit (a Dataset built by hand can hold anything), a LabelError the
   // first label out of range, with its sample.
   void check_fits(std::size_t input_width, std::size_t classes) const;
+  // The same for training on target rows: count images and count rows of `output_width` finite targets.
+  void check_fits_targets(std::size_t input_width, std::size_t output_width) const;
 };
 
 // Loads and cross-checks an image file (3 dimensions) and a label file (1 dimension).
 Dataset load_idx_dataset(const std::filesystem::path& images_path, const std::filesystem::path& labels_path,
                          const DatasetSpec& spec = {});
 
-// The first min(n, count) samples of `data`.
+// The first min(n, count) samples of `data` (their labels and target rows too).
 Dataset first_samples(const Dataset& data, std::size_t n);
 
 // Where Debian's dataset-fashion-mnist package puts the files.

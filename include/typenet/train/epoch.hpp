@@ -10,6 +10,9 @@
 // the trailing partial batch is one step of its real size (a batch of dynamic_rows; e.g. 27 left over at
 // B = 32: one step of 27), so every sample is used once per epoch; as PyTorch's DataLoader does, that step
 // averages its loss over its own rows.
+//
+// A classifier steps on the data set's labels, or on its target rows when it has them (one-hot or soft
+// labels); a MeanSquaredError network steps on its target rows (Dataset::targets): the same loop either way.
 #pragma once
 
 #include <algorithm>
@@ -60,6 +63,8 @@ inline std::vector<std::uint32_t> epoch_order(std::size_t count, std::uint64_t s
 
 struct EpochStats {
   double mean_loss = 0;  // over samples, as the weights moved during the epoch
+  // Classifiers only (0 for MeanSquaredError); on target rows, right means the largest output is where the
+  // target row is largest.
   double accuracy() const { return samples ? double(correct) / double(samples) : 0.0; }
   std::size_t samples = 0;
   std::size_t correct = 0;  // samples whose most likely class was right when they were trained on
@@ -91,31 +96,48 @@ inline void prefetch_images(const Dataset& data, const std::vector<std::uint32_t
   }
 }
 
-// Steps of B rows while at least B samples are left, then one step of the rows that are left.
-template <std::size_t B, class Trainer>
+// Steps of B rows while at least B samples are left, then one step of the rows that are left. TargetRows:
+// the steps train on the data set's target rows (Dataset::targets) instead of its labels.
+template <std::size_t B, bool TargetRows, class Trainer>
 void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std::uint32_t>& order,
                     std::size_t& position, EpochStats& stats, std::vector<double>& norm_sums,
                     const EpochProgress& progress) {
   using T = typename Trainer::T;
-  constexpr std::size_t width = trained_network<Trainer>::input_width;
+  using Net = trained_network<Trainer>;
+  constexpr std::size_t width = Net::input_width, out = Net::output_width;
   // This step's batch and the next one's, gathered before this step runs: Trainer::step(x, labels, next)
   // can then start the next step (at batch 1 it computes the first layer for it while updating W1).
+  using Targets = std::conditional_t<TargetRows, Matrix<T, B, out>, Labels<B>>;
   std::array<Matrix<T, B, width>, 2> x;
-  std::array<Labels<B>, 2> labels;
+  std::array<Targets, 2> y;
   auto gather = [&](std::size_t begin, std::size_t slot, std::size_t rows) {
     for (std::size_t r = 0; r < rows; ++r) {
       const std::uint32_t sample = order[begin + r];
       const float* image = data.image(sample);
       std::copy(image, image + width, x[slot].data() + r * width);  // memmove for float networks
-      labels[slot][r] = data.labels[sample];
+      if constexpr (TargetRows)
+        std::copy(data.target(sample), data.target(sample) + out, y[slot].data() + r * out);
+      else
+        y[slot][r] = data.labels[sample];
     }
   };
-  // Counts what the step of `rows` rows in `slot` got right, and its loss and gradient norms.
+  // The index of the largest of `n` values.
+  auto largest = [](const auto* row, std::size_t n) {
+    return std::size_t(std::max_element(row, row + n) - row);
+  };
+  // Counts what the step of `rows` rows in `slot` got right (for target rows: the largest output where the
+  // target is largest; MeanSquaredError counts nothing), and its loss and gradient norms.
   auto record = [&](std::size_t slot, std::size_t rows, T loss) {
-    const auto outputs = trainer.template last_outputs<dynamic_rows>(rows);
-    for (std::size_t r = 0; r < rows; ++r) {
-      const T* row = outputs.data() + r * outputs.cols;
-      stats.correct += std::size_t(std::max_element(row, row + outputs.cols) - row) == labels[slot][r];
+    if constexpr (Net::loss_type::accepts_class_labels) {
+      const auto outputs = trainer.template last_outputs<dynamic_rows>(rows);
+      for (std::size_t r = 0; r < rows; ++r) {
+        std::size_t truth = 0;
+        if constexpr (TargetRows)
+          truth = largest(y[slot].data() + r * out, out);
+        else
+          truth = y[slot][r];
+        stats.correct += largest(outputs.data() + r * out, out) == truth;
+      }
     }
     position += rows;
     stats.mean_loss += double(loss) * double(rows);
@@ -130,15 +152,19 @@ void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std
     const bool next_is_full = order.size() - position >= 2 * B;
     if (next_is_full) gather(position + B, 1 - current, B);
     prefetch_images(data, order, position + 2 * B, position + 3 * B);
-    const T loss = next_is_full ? trainer.step(x[current], labels[current], x[1 - current])
-                                : trainer.step(x[current], labels[current]);
+    const T loss = next_is_full ? trainer.step(x[current], y[current], x[1 - current])
+                                : trainer.step(x[current], y[current]);
     record(current, B, loss);
     current = 1 - current;
   }
   if (const std::size_t rest = order.size() - position; rest > 0) {
     gather(position, current, rest);
-    const T loss = trainer.step(MatrixView<const T, dynamic_rows, width>(x[current].data(), rest),
-                                std::span<const std::uint32_t>(labels[current].data(), rest));
+    const MatrixView<const T, dynamic_rows, width> last(x[current].data(), rest);
+    T loss;
+    if constexpr (TargetRows)
+      loss = trainer.step(last, MatrixView<const T, dynamic_rows, out>(y[current].data(), rest));
+    else
+      loss = trainer.step(last, std::span<const std::uint32_t>(y[current].data(), rest));
     record(current, rest, loss);
   }
 }
@@ -146,17 +172,26 @@ void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std
 }  // namespace detail
 
 // Trains one epoch of batches of B samples (see the top of this file for the order and the last batch).
+// A classifier trains on the labels unless the data set has target rows (Dataset::target_width > 0: one-hot or
+// soft labels); a MeanSquaredError network trains on target rows, which the data set must have.
 template <std::size_t B, class Trainer>
 EpochStats train_epoch(Trainer& trainer, const Dataset& data, std::uint64_t seed, std::size_t epoch,
                        const EpochProgress& progress = {}) {
   static_assert(B > 0, "typenet::train_epoch: the batch size must be positive");
-  data.check_fits(detail::trained_network<Trainer>::input_width,
-                  detail::trained_network<Trainer>::output_width);
+  using Net = detail::trained_network<Trainer>;
+  const bool target_rows = !Net::loss_type::accepts_class_labels || data.target_width > 0;
+  if (target_rows)
+    data.check_fits_targets(Net::input_width, Net::output_width);
+  else
+    data.check_fits(Net::input_width, Net::output_width);
   const std::vector<std::uint32_t> order = epoch_order(data.count, seed, epoch);
   EpochStats stats;
-  std::vector<double> norm_sums(detail::trained_network<Trainer>::stage_count, 0.0);
+  std::vector<double> norm_sums(Net::stage_count, 0.0);
   std::size_t position = 0;
-  detail::train_in_steps<B>(trainer, data, order, position, stats, norm_sums, progress);
+  if (target_rows)
+    detail::train_in_steps<B, true>(trainer, data, order, position, stats, norm_sums, progress);
+  else if constexpr (Net::loss_type::accepts_class_labels)
+    detail::train_in_steps<B, false>(trainer, data, order, position, stats, norm_sums, progress);
   stats.samples = position;
   if (stats.samples > 0) stats.mean_loss /= double(stats.samples);
   stats.mean_gradient_norms.resize(norm_sums.size());
