@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "support.hpp"
 #include "typenet/kernels/reference.hpp"
 #include "typenet/typenet.hpp"
 
@@ -27,13 +28,7 @@ using BasicLeNet = BasicNetwork<T, Input<1, 28, 28>, Conv2D<1, 6, 5, 1, 2>, ReLU
                                 Conv2D<6, 16, 5>, ReLU, MaxPool2D<2>, Flatten, Dense<400, 120>, ReLU,
                                 Dense<120, 84>, ReLU, Dense<84, 10>, SoftmaxCrossEntropy>;
 
-template <class T, std::size_t R, std::size_t C>
-Matrix<T, R, C> random_matrix(std::uint64_t seed, double scale = 1.0) {
-  Matrix<T, R, C> m;
-  NormalSource source(seed);
-  for (T& v : m.values()) v = T(scale * source.standard_normal());
-  return m;
-}
+using test::random_matrix;
 
 // How close the forward pass comes to a kink, where central differences mean nothing: the smallest |z| at a
 // ReLU, and the smallest gap between the maximum of a pooling window and the runner-up (windows whose

@@ -12,19 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "typenet/typenet.hpp"
 
 using namespace typenet;
 
 namespace {
 
-template <class T, std::size_t R, std::size_t C>
-Matrix<T, R, C> random_matrix(std::uint64_t seed, double scale = 1.0) {
-  Matrix<T, R, C> m;
-  NormalSource source(seed);
-  for (T& v : m.values()) v = T(scale * source.standard_normal());
-  return m;
-}
+using test::random_matrix;
 
 // Soft targets: each row a probability distribution (or, with one_hot, the class of Labels).
 template <std::size_t R, std::size_t C>

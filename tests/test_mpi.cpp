@@ -29,7 +29,7 @@ namespace {
 
 MpiCommunicator* world = nullptr;
 
-using Mlp = Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<128, 10>, SoftmaxCrossEntropy>;
+using test::Mlp;
 using NarrowMlp =
     Network<Dense<784, 256>, Sigmoid, Dense<256, 64>, Sigmoid, Dense<64, 10>, SoftmaxCrossEntropy>;
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../src/kernels/scratch_probe.hpp"
+#include "support.hpp"
 #include "typenet/typenet.hpp"
 
 namespace {
@@ -103,13 +104,7 @@ using namespace typenet;
 
 namespace {
 
-template <class T, std::size_t R, std::size_t C>
-Matrix<T, R, C> random_matrix(std::uint64_t seed) {
-  Matrix<T, R, C> m;
-  NormalSource source(seed);
-  for (T& v : m.values()) v = T(source.standard_normal());
-  return m;
-}
+using test::random_matrix;
 
 // Heap allocations during 20 steps of a trainer built (and its inputs made) before counting starts. The
 // kernels' scratch buffers (malloc, not operator new) may be sized by the first step; none after it.

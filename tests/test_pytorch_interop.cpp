@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
 #include "typenet/io/idx.hpp"
 #include "typenet/io/safetensors.hpp"
 #include "typenet/layers/activations.hpp"
@@ -35,7 +36,7 @@ using namespace typenet;
 
 namespace {
 
-using Mlp = Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<128, 10>, SoftmaxCrossEntropy>;
+using test::Mlp;
 using LeNet =
     Network<Input<1, 28, 28>, Conv2D<1, 6, 5, 1, 2>, ReLU, MaxPool2D<2>, Conv2D<6, 16, 5>, ReLU, MaxPool2D<2>,
             Flatten, Dense<400, 120>, ReLU, Dense<120, 84>, ReLU, Dense<84, 10>, SoftmaxCrossEntropy>;

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "support.hpp"
 #include "typenet/typenet.hpp"
 
 using namespace typenet;
@@ -288,7 +289,7 @@ TEST_CASE("Sigmoid derivative y(1 - y) matches a numeric derivative", "[seeds][s
 
 namespace {
 
-using Mlp = Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<128, 10>, SoftmaxCrossEntropy>;
+using test::Mlp;
 using MlpGradients = std::remove_cvref_t<decltype(std::declval<Trainer<Mlp, Adam>&>().gradients())>;
 template <std::size_t K>
 using MlpLayerGradient =

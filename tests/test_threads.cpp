@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "support.hpp"
 #include "typenet/kernels/thread_pool.hpp"
 #include "typenet/typenet.hpp"
 
@@ -66,7 +67,7 @@ void check_kernels_match(std::size_t rows, std::size_t inner, std::size_t cols, 
   CHECK(b1 == b2);
 }
 
-using Mlp = Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<128, 10>, SoftmaxCrossEntropy>;
+using test::Mlp;
 
 template <std::size_t B, class Optimizer>
 void check_trainer_threads_match(Optimizer optimizer) {

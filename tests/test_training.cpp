@@ -12,19 +12,14 @@
 #include <utility>
 #include <vector>
 
+#include "support.hpp"
 #include "typenet/typenet.hpp"
 
 using namespace typenet;
 
 namespace {
 
-template <class T, std::size_t R, std::size_t C>
-Matrix<T, R, C> random_matrix(std::uint64_t seed, double scale = 1.0) {
-  Matrix<T, R, C> m;
-  NormalSource source(seed);
-  for (T& v : m.values()) v = T(scale * source.standard_normal());
-  return m;
-}
+using test::random_matrix;
 
 // Every parameter (or gradient) in visiting order, as doubles.
 template <class Net, class Parameters>
@@ -223,7 +218,7 @@ struct LookaheadRun {
   }
 };
 
-using Mlp = Network<Dense<784, 256>, Sigmoid, Dense<256, 128>, Sigmoid, Dense<128, 10>, SoftmaxCrossEntropy>;
+using test::Mlp;
 using OddWidths = Network<Dense<21, 40>, ReLU, Dense<40, 3>, SoftmaxCrossEntropy>;
 
 }  // namespace
