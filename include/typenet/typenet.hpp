@@ -24,4 +24,6 @@
 #include "typenet/train/epoch.hpp"
 #include "typenet/train/evaluate.hpp"
 #include "typenet/train/optimizers.hpp"
+#include "typenet/train/schedule.hpp"
 #include "typenet/train/trainer.hpp"
+#include "typenet/train/validation.hpp"

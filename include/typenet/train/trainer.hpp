@@ -143,20 +143,26 @@ class Trainer {
   MatrixView<const T, B, Net::output_width> last_outputs(std::size_t rows = B) {
     return backprop_.template loss_outputs<B>(rows);
   }
-  // The parameter gradients of the last step; not written when plain SGD is fused into the backward pass.
+  // The parameter gradients of the last step (weight decay's term included); not written when plain SGD is
+  // fused into the backward pass.
   const Parameters& gradients() const { return gradients_; }
 
   Optimizer& optimizer() { return optimizer_; }
   Net& network() { return net_; }
 
  private:
-  // Plain SGD without clipping needs no stored gradient: the update is fused into the dW pass.
-  static constexpr bool fuses_sgd = std::is_same_v<Optimizer, SGD>;
+  // Plain SGD without clipping or weight decay needs no stored gradient: the update is fused into the dW pass.
+  bool fuses_sgd() const {
+    if constexpr (std::is_same_v<Optimizer, SGD>)
+      return options_.clip_norm <= 0 && optimizer_.weight_decay == 0;
+    else
+      return false;
+  }
 
   // next: the following step's input (B x input width), or null.
   template <std::size_t B, class Targets>
   T run(MatrixView<const T, B, Net::input_width> x, const Targets& targets, const T* next) {
-    if (fuses_sgd && options_.clip_norm <= 0) {
+    if (fuses_sgd()) {
       const T loss = backprop_.run_sgd(net_, x, targets, T(optimizer_.learning_rate), next, gradients_);
       if (options_.check_finite) require_finite_parameters();
       return loss;
