@@ -33,6 +33,39 @@ elseif(CASE STREQUAL "check_finite_with_value")
   set(args --check-finite=yes ${save})
 elseif(CASE STREQUAL "unknown_model")
   set(args --model resnet ${save})
+elseif(CASE STREQUAL "patience_without_validation")
+  set(args --patience 3 ${save})
+elseif(CASE STREQUAL "unknown_schedule")
+  set(args --schedule linear ${save})
+elseif(CASE STREQUAL "gamma_above_one")
+  set(args --schedule step --gamma 2 ${save})
+elseif(CASE STREQUAL "negative_weight_decay")
+  set(args --weight-decay -0.01 ${save})
+elseif(CASE STREQUAL "unknown_optimizer")
+  set(args --optimizer lion ${save})
+elseif(CASE STREQUAL "warmup_of_whole_cosine")
+  set(args --epochs 3 --schedule cosine --warmup 3 ${save})
+elseif(CASE STREQUAL "regularised_run")
+  # AdamW, a cosine schedule after a warm-up, a validation split and early stopping: every epoch line shows
+  # the validation loss and accuracy and the learning rate, and the best epoch's weights are kept (the saved
+  # model evaluates to the accuracy the run reported).
+  execute_process(COMMAND ${TRAINER} --optimizer adamw --schedule cosine --warmup 1 --epochs 4 --validation 300
+                          --patience 1 --train-limit 1500 --test-limit 200 --seed 3 ${save}
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES "training mlp: adamw, lr 0.001, batch 32, 4 epochs, seed 3, weight decay 0.01, cosine schedule, 1 warm-up epochs, early stopping after 1 epochs"
+     OR NOT out MATCHES "data: 1200 training, 300 validation and 200 test images"
+     OR NOT out MATCHES "epoch 1/4  train loss [0-9.]+  train acc [0-9.]+%  val loss [0-9.]+  val acc [0-9.]+%  test acc [0-9.]+%  lr 0.0005 "
+     OR NOT out MATCHES "kept the weights of epoch [1-4] \\(validation loss [0-9.]+\\)")
+    message(FATAL_ERROR "regularised run failed (exit ${rc}):\n${out}\n${err}")
+  endif()
+  execute_process(COMMAND ${TRAINER} --load ${WORK}/model.tnet --epochs 0 --test-limit 200
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out2 ERROR_VARIABLE err)
+  string(REGEX MATCH "test accuracy [0-9.]+%" first "${out}")
+  string(REGEX MATCH "test accuracy [0-9.]+%" second "${out2}")
+  if(NOT rc EQUAL 0 OR NOT first STREQUAL second OR first STREQUAL "")
+    message(FATAL_ERROR "the kept weights evaluate differently (exit ${rc}, '${first}' vs '${second}'):\n${out2}\n${err}")
+  endif()
+  return()
 elseif(CASE STREQUAL "two_loads")
   set(args --load ${WORK}/a.tnet --load-safetensors ${WORK}/b.safetensors ${save})
 elseif(CASE STREQUAL "safetensors_round_trip")

@@ -44,7 +44,9 @@
 #include "typenet/train/epoch.hpp"
 #include "typenet/train/evaluate.hpp"
 #include "typenet/train/optimizers.hpp"
+#include "typenet/train/schedule.hpp"
 #include "typenet/train/trainer.hpp"
+#include "typenet/train/validation.hpp"
 #ifdef TYPENET_TRAINER_MPI
 #include "typenet/distributed/mpi.hpp"
 #endif
@@ -64,8 +66,20 @@ constexpr const char* usage_text = R"(usage: train_fashion_mnist [options]
   --data DIR          Fashion-MNIST IDX files, raw or .gz (default /usr/share/datasets/fashion-mnist)
   --epochs N          training epochs (default 10; 0 only evaluates, and needs --load or --load-safetensors)
   --batch N           batch size: 1, 8, 16, 32, 64, 128 or 256 (default 32; lenet 64)
-  --lr X              learning rate (default 0.1 for sgd and momentum, 0.001 for adam)
-  --optimizer NAME    sgd, momentum or adam (default sgd; lenet adam)
+  --lr X              learning rate (default 0.1 for sgd and momentum, 0.001 for adam and adamw)
+  --optimizer NAME    sgd, momentum, adam or adamw (default sgd; lenet adam)
+  --weight-decay X    sgd, momentum, adam: L2 on the weights (wd * w added to their gradient); adamw:
+                      decoupled decay (w *= 1 - lr * wd each step). Biases are never decayed. Default 0;
+                      adamw 0.01
+  --schedule NAME     learning rate per epoch: constant (default), cosine (to 0 at the last epoch) or step
+                      (times --gamma every --step-epochs epochs)
+  --step-epochs N     the step schedule's period (default 10)
+  --gamma X           the step schedule's factor, in (0, 1] (default 0.1)
+  --warmup N          first N epochs: the learning rate rises linearly to its base (default 0)
+  --validation N      hold N training images out (a seeded choice) and report their loss and accuracy
+                      after every epoch (default 0: none)
+  --patience N        with --validation: stop after N epochs without a lower validation loss and keep the
+                      weights of the best epoch (default off)
   --clip-norm X       scale each step's gradient down to global L2 norm X when it is larger (default off);
                       the remedy for a run whose loss explodes
   --check-finite      stop with an error at the first NaN or Inf, naming the step, the layer, the row and
@@ -94,6 +108,13 @@ struct Options {
   double clip_norm = 0;  // 0: no clipping
   bool check_finite = false;
   std::string optimizer = "sgd";
+  std::optional<double> weight_decay;
+  std::string schedule = "constant";
+  std::size_t step_epochs = 10;
+  double gamma = 0.1;
+  std::size_t warmup = 0;
+  std::size_t validation = 0;
+  std::optional<std::size_t> patience;
   std::uint64_t seed = 42;
   std::size_t threads = 1;
   std::optional<std::filesystem::path> save, load, plots, save_safetensors, load_safetensors;
@@ -120,6 +141,15 @@ double parse_positive_double(std::string_view flag, const std::string& text) {
   const double value = std::strtod(text.c_str(), &end);
   if (text.empty() || end != text.c_str() + text.size() || errno != 0 || !std::isfinite(value) || value <= 0)
     throw UsageError{std::string(flag) + " expects a positive number, got '" + text + "'"};
+  return value;
+}
+
+double parse_non_negative_double(std::string_view flag, const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || errno != 0 || !std::isfinite(value) || value < 0)
+    throw UsageError{std::string(flag) + " expects a number of at least 0, got '" + text + "'"};
   return value;
 }
 
@@ -167,8 +197,29 @@ std::optional<Options> parse(int argc, char** argv) {
     } else if (flag == "--optimizer") {
       o.optimizer = value();
       optimizer_given = true;
-      if (o.optimizer != "sgd" && o.optimizer != "momentum" && o.optimizer != "adam")
-        throw UsageError{"--optimizer must be sgd, momentum or adam, got '" + o.optimizer + "'"};
+      if (o.optimizer != "sgd" && o.optimizer != "momentum" && o.optimizer != "adam" &&
+          o.optimizer != "adamw")
+        throw UsageError{"--optimizer must be sgd, momentum, adam or adamw, got '" + o.optimizer + "'"};
+    } else if (flag == "--weight-decay") {
+      o.weight_decay = parse_non_negative_double(flag, value());
+    } else if (flag == "--schedule") {
+      o.schedule = value();
+      if (o.schedule != "constant" && o.schedule != "cosine" && o.schedule != "step")
+        throw UsageError{"--schedule must be constant, cosine or step, got '" + o.schedule + "'"};
+    } else if (flag == "--step-epochs") {
+      o.step_epochs = parse_unsigned<std::size_t>(flag, value());
+      if (o.step_epochs == 0) throw UsageError{"--step-epochs must be at least 1"};
+    } else if (flag == "--gamma") {
+      const std::string text = value();
+      o.gamma = parse_positive_double(flag, text);
+      if (o.gamma > 1) throw UsageError{"--gamma must be at most 1, got " + text};
+    } else if (flag == "--warmup") {
+      o.warmup = parse_unsigned<std::size_t>(flag, value());
+    } else if (flag == "--validation") {
+      o.validation = parse_unsigned<std::size_t>(flag, value());
+    } else if (flag == "--patience") {
+      o.patience = parse_unsigned<std::size_t>(flag, value());
+      if (*o.patience == 0) throw UsageError{"--patience must be at least 1"};
     } else if (flag == "--seed") {
       o.seed = parse_unsigned<std::uint64_t>(flag, value());
     } else if (flag == "--threads") {
@@ -201,6 +252,11 @@ std::optional<Options> parse(int argc, char** argv) {
     if (!batch_given) o.batch = 64;
     if (!optimizer_given) o.optimizer = "adam";
   }
+  if (o.patience && o.validation == 0)
+    throw UsageError{"--patience stops on the validation loss, so it needs --validation N"};
+  if (o.schedule == "cosine" && o.epochs > 0 && o.warmup >= o.epochs)
+    throw UsageError{"--warmup " + std::to_string(o.warmup) + " leaves none of the " +
+                     std::to_string(o.epochs) + " epochs for the cosine schedule"};
   if (o.load && o.load_safetensors)
     throw UsageError{"--load and --load-safetensors both give the starting weights: pass one"};
   if (o.epochs == 0 && !o.load && !o.load_safetensors)
@@ -297,15 +353,24 @@ decltype(auto) with_batch(std::size_t batch, F&& f) {
 }
 
 struct History {
-  std::vector<double> epochs, train_loss, train_accuracy, test_accuracy;
+  std::vector<double> epochs, train_loss, train_accuracy, test_accuracy, validation_accuracy;
   std::vector<double> gradient_norms;  // of the last epoch
 };
 
 // The epoch loop: one process (Trainer, train_epoch), or data-parallel over MPI processes
 // (DataParallelTrainer, train_epoch_data_parallel) where only rank 0 speaks.
+// The learning-rate schedule the flags ask for.
+typenet::LearningRateSchedule schedule_of(const Options& o) {
+  typenet::LearningRateSchedule s = typenet::LearningRateSchedule::constant();
+  if (o.schedule == "cosine") s = typenet::LearningRateSchedule::cosine(o.epochs);
+  if (o.schedule == "step") s = typenet::LearningRateSchedule::step(o.step_epochs, o.gamma);
+  return o.warmup > 0 ? s.with_warmup(o.warmup) : s;
+}
+
+// validation: the held-out images (--validation), or null.
 template <class Net, class Optimizer, class Comm>
 History train(Net& net, const Options& o, Optimizer optimizer, const typenet::TrainTestSets& data,
-              Comm& comm) {
+              const typenet::Dataset* validation, Comm& comm) {
   const typenet::TrainerOptions options{.clip_norm = o.clip_norm,
                                         .reserve_rows = o.batch,
                                         .check_finite = o.check_finite,
@@ -321,8 +386,19 @@ History train(Net& net, const Options& o, Optimizer optimizer, const typenet::Tr
       return ParallelTrainer(net, optimizer, options);
   }();
   const bool speak = !o.quiet && comm.rank() == 0;
+  const typenet::LearningRateSchedule schedule = schedule_of(o);
+  Optimizer& epoch_optimizer = [&]() -> Optimizer& {
+    if constexpr (parallel)
+      return trainer.local_trainer().optimizer();
+    else
+      return trainer.optimizer();
+  }();
+  // Every process evaluates the same validation set and so takes the same decision.
+  std::optional<typenet::EarlyStopping<Net>> stopping;
+  if (o.patience) stopping.emplace(net, typenet::EarlyStoppingOptions{.patience = *o.patience});
   History history;
   for (std::size_t epoch = 0; epoch < o.epochs; ++epoch) {
+    epoch_optimizer.learning_rate = optimizer.learning_rate * schedule.factor(epoch);
     Progress progress(speak, epoch + 1, o.epochs);
     const auto start = Clock::now();
     const double allreduce_before = [&] {
@@ -341,16 +417,23 @@ History train(Net& net, const Options& o, Optimizer optimizer, const typenet::Tr
     const double train_accuracy = stats.accuracy();
     const double test_accuracy =
         parallel ? typenet::accuracy(net, data.test, comm) : typenet::accuracy(net, data.test);
+    const typenet::Evaluation validation_result =
+        validation ? typenet::evaluate(net, *validation) : typenet::Evaluation{};
     history.epochs.push_back(double(epoch + 1));
     history.train_loss.push_back(stats.mean_loss);
     history.train_accuracy.push_back(train_accuracy);
     history.test_accuracy.push_back(test_accuracy);
+    if (validation) history.validation_accuracy.push_back(validation_result.accuracy);
     history.gradient_norms = stats.mean_gradient_norms;
     if (speak) {
-      std::printf(
-          "epoch %zu/%zu  train loss %.4f  train acc %.2f%%  test acc %.2f%%  %.0f samples/s  (%.1f s)",
-          epoch + 1, o.epochs, stats.mean_loss, 100 * train_accuracy, 100 * test_accuracy,
-          double(stats.samples) / seconds, seconds);
+      std::printf("epoch %zu/%zu  train loss %.4f  train acc %.2f%%", epoch + 1, o.epochs, stats.mean_loss,
+                  100 * train_accuracy);
+      if (validation)
+        std::printf("  val loss %.4f  val acc %.2f%%", validation_result.mean_loss,
+                    100 * validation_result.accuracy);
+      std::printf("  test acc %.2f%%", 100 * test_accuracy);
+      if (o.schedule != "constant" || o.warmup > 0) std::printf("  lr %.3g", epoch_optimizer.learning_rate);
+      std::printf("  %.0f samples/s  (%.1f s)", double(stats.samples) / seconds, seconds);
       if constexpr (parallel) {
         const double allreduce = trainer.allreduce_seconds() - allreduce_before;
         std::printf("  allreduce %.0f us of %.0f us a step on %zu processes",
@@ -358,6 +441,17 @@ History train(Net& net, const Options& o, Optimizer optimizer, const typenet::Tr
       }
       std::printf("\n");
     }
+    if (stopping && stopping->should_stop(validation_result.mean_loss, net)) {
+      if (speak)
+        std::printf("early stop: no lower validation loss in %zu epochs\n", stopping->epochs_since_best());
+      break;
+    }
+  }
+  if (stopping) {
+    stopping->restore_best(net);
+    if (speak)
+      std::printf("kept the weights of epoch %zu (validation loss %.4f)\n", stopping->best_epoch() + 1,
+                  stopping->best_loss());
   }
   return history;
 }
@@ -375,14 +469,16 @@ void write_plots(const std::filesystem::path& dir, const History& h) {
     for (double& x : v) x *= 100;
     return v;
   };
-  typenet::write_text_file(
-      dir / "accuracy.svg",
-      typenet::line_chart_svg({.title = "Accuracy",
-                               .x_label = "epoch",
-                               .y_label = "accuracy (%)",
-                               .x = h.epochs,
-                               .series = {{"train accuracy", percent(h.train_accuracy)},
-                                          {"test accuracy", percent(h.test_accuracy)}}}));
+  std::vector<typenet::PlotSeries> accuracy;
+  accuracy.push_back({"train accuracy", percent(h.train_accuracy)});
+  if (!h.validation_accuracy.empty())
+    accuracy.push_back({"validation accuracy", percent(h.validation_accuracy)});
+  accuracy.push_back({"test accuracy", percent(h.test_accuracy)});
+  typenet::write_text_file(dir / "accuracy.svg", typenet::line_chart_svg({.title = "Accuracy",
+                                                                          .x_label = "epoch",
+                                                                          .y_label = "accuracy (%)",
+                                                                          .x = h.epochs,
+                                                                          .series = accuracy}));
   typenet::BarChart bars;
   bars.title = "Gradient Flow Through Layers";
   bars.x_label = "stage (a layer and its activation)";
@@ -433,24 +529,42 @@ int run(const Options& o, Comm& comm) {
   if (o.train_limit) data.train = typenet::first_samples(data.train, *o.train_limit);
   if (o.test_limit) data.test = typenet::first_samples(data.test, *o.test_limit);
   static_assert(Net::input_width == 28 * 28);  // DatasetSpec's default image size
+  std::optional<typenet::Dataset> validation;
+  if (o.validation > 0) {
+    typenet::TrainValidationSplit split = typenet::split_validation(data.train, o.validation, o.seed);
+    data.train = std::move(split.train);
+    validation = std::move(split.validation);
+  }
   if (speak)
-    std::printf("data: %zu training and %zu test images from %s (%.1f s)\n", data.train.count,
+    std::printf("data: %zu training%s and %zu test images from %s (%.1f s)\n", data.train.count,
+                validation ? (", " + std::to_string(validation->count) + " validation").c_str() : "",
                 data.test.count, o.data.string().c_str(),
                 std::chrono::duration<double>(Clock::now() - start).count());
   History history;
   if (o.epochs > 0) {
-    const double default_lr = o.optimizer == "adam" ? 1e-3 : 0.1;
-    const double lr = o.lr.value_or(default_lr);
+    const bool adam_like = o.optimizer == "adam" || o.optimizer == "adamw";
+    const double lr = o.lr.value_or(adam_like ? 1e-3 : 0.1);
+    const double wd = o.weight_decay.value_or(o.optimizer == "adamw" ? 0.01 : 0.0);
     if (speak) {
       std::printf("training %s: %s, lr %g, batch %zu, %zu epochs, seed %llu", o.model.c_str(),
                   o.optimizer.c_str(), lr, o.batch, o.epochs, static_cast<unsigned long long>(o.seed));
+      if (wd > 0) std::printf(", weight decay %g", wd);
+      if (o.schedule != "constant") std::printf(", %s schedule", o.schedule.c_str());
+      if (o.warmup > 0) std::printf(", %zu warm-up epochs", o.warmup);
+      if (o.patience) std::printf(", early stopping after %zu epochs", *o.patience);
       if (o.clip_norm > 0) std::printf(", gradient clipped to norm %g", o.clip_norm);
       std::printf("%s\n", o.check_finite ? ", finite check on" : "");
     }
-    if (o.optimizer == "sgd") history = train(net, o, typenet::SGD{.learning_rate = lr}, data, comm);
+    const typenet::Dataset* held_out = validation ? &*validation : nullptr;
+    if (o.optimizer == "sgd")
+      history = train(net, o, typenet::SGD{.learning_rate = lr, .weight_decay = wd}, data, held_out, comm);
     if (o.optimizer == "momentum")
-      history = train(net, o, typenet::Momentum{.learning_rate = lr}, data, comm);
-    if (o.optimizer == "adam") history = train(net, o, typenet::Adam{.learning_rate = lr}, data, comm);
+      history =
+          train(net, o, typenet::Momentum{.learning_rate = lr, .weight_decay = wd}, data, held_out, comm);
+    if (o.optimizer == "adam")
+      history = train(net, o, typenet::Adam{.learning_rate = lr, .weight_decay = wd}, data, held_out, comm);
+    if (o.optimizer == "adamw")
+      history = train(net, o, typenet::AdamW{.learning_rate = lr, .weight_decay = wd}, data, held_out, comm);
   }
   const typenet::ConfusionMatrix confusion = comm.size() > 1 ? typenet::confusion_matrix(net, data.test, comm)
                                                              : typenet::confusion_matrix(net, data.test);
