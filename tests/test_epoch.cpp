@@ -307,3 +307,26 @@ TEST_CASE("target rows that do not fit the network are a DataError naming what a
   CHECK(first.targets.size() == 6);
   CHECK(first.target_width == 2);
 }
+
+TEST_CASE("train_epoch with a batch size chosen at run time trains as train_epoch<B>, bit for bit") {
+  const Dataset data = synthetic(100);  // batches of 32: three full ones and one of 4
+  auto weights = [&](auto&& run) {
+    Net net{HeNormal{.seed = 9}};
+    Trainer trainer(net, Adam{});
+    const EpochStats stats = run(trainer);
+    return std::make_pair(encode_model(net), stats.steps);
+  };
+  const auto fixed = weights([&](auto& t) { return train_epoch<32>(t, data, 3, 0); });
+  const auto runtime = weights([&](auto& t) { return train_epoch(t, data, 3, 0, 32); });
+  CHECK(runtime.first == fixed.first);
+  CHECK(runtime.second == 4);
+  const auto one = weights([&](auto& t) { return train_epoch<1>(t, data, 3, 0); });
+  CHECK(weights([&](auto& t) { return train_epoch(t, data, 3, 0, 1); }).first == one.first);
+  const auto seven = weights([&](auto& t) { return train_epoch(t, data, 3, 0, 7); });
+  CHECK(seven.second == 15);  // 14 steps of 7 and one of 2
+  CHECK(seven.first != fixed.first);
+
+  Net net{HeNormal{.seed = 9}};
+  Trainer trainer(net, Adam{});
+  CHECK_THROWS_AS(train_epoch(trainer, data, 3, 0, 0), ArgumentError);
+}

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "typenet/core/error.hpp"
 #include "typenet/core/matrix.hpp"
 #include "typenet/io/idx.hpp"
 #include "typenet/network/network.hpp"
@@ -96,6 +97,63 @@ inline void prefetch_images(const Dataset& data, const std::vector<std::uint32_t
   }
 }
 
+// Copies samples order[begin, begin + rows) into x (rows x Width) and y: their labels, or (TargetRows) their
+// target rows (rows x Out).
+template <bool TargetRows, std::size_t Width, std::size_t Out, class T, class Y>
+void gather_rows(const Dataset& data, const std::vector<std::uint32_t>& order, std::size_t begin,
+                 std::size_t rows, T* x, Y* y) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::uint32_t sample = order[begin + r];
+    const float* image = data.image(sample);
+    std::copy(image, image + Width, x + r * Width);  // memmove for float networks
+    if constexpr (TargetRows)
+      std::copy(data.target(sample), data.target(sample) + Out, y + r * Out);
+    else
+      y[r] = data.labels[sample];
+  }
+}
+
+// After a step of `rows` rows whose targets are y: counts what it got right (for target rows: the largest
+// output where the target is largest; MeanSquaredError counts nothing), and its loss and gradient norms.
+template <bool TargetRows, class Trainer, class Y>
+void record_step(Trainer& trainer, const Y* y, std::size_t rows, typename Trainer::T loss,
+                 std::size_t& position, std::size_t total, EpochStats& stats, std::vector<double>& norm_sums,
+                 const EpochProgress& progress) {
+  using Net = trained_network<Trainer>;
+  constexpr std::size_t out = Net::output_width;
+  const auto largest = [](const auto* row) {
+    return std::size_t(std::max_element(row, row + out) - row);
+  };
+  if constexpr (Net::loss_type::accepts_class_labels) {
+    const auto outputs = trainer.template last_outputs<dynamic_rows>(rows);
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::size_t truth = 0;
+      if constexpr (TargetRows)
+        truth = largest(y + r * out);
+      else
+        truth = y[r];
+      stats.correct += largest(outputs.data() + r * out) == truth;
+    }
+  }
+  position += rows;
+  stats.mean_loss += double(loss) * double(rows);
+  ++stats.steps;
+  const auto& norms = trainer.gradient_norms();
+  for (std::size_t k = 0; k < norms.size(); ++k) norm_sums[k] += double(norms[k]);
+  if (progress) progress(position, total);
+}
+
+// The step on `rows` rows of x and y as views of the caller's memory (a batch of run-time size).
+template <bool TargetRows, class Trainer, class T, class Y>
+T step_on_rows(Trainer& trainer, const T* x, const Y* y, std::size_t rows) {
+  using Net = trained_network<Trainer>;
+  const MatrixView<const T, dynamic_rows, Net::input_width> xv(x, rows);
+  if constexpr (TargetRows)
+    return trainer.step(xv, MatrixView<const T, dynamic_rows, Net::output_width>(y, rows));
+  else
+    return trainer.step(xv, std::span<const std::uint32_t>(y, rows));
+}
+
 // Steps of B rows while at least B samples are left, then one step of the rows that are left. TargetRows:
 // the steps train on the data set's target rows (Dataset::targets) instead of its labels.
 template <std::size_t B, bool TargetRows, class Trainer>
@@ -110,41 +168,12 @@ void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std
   using Targets = std::conditional_t<TargetRows, Matrix<T, B, out>, Labels<B>>;
   std::array<Matrix<T, B, width>, 2> x;
   std::array<Targets, 2> y;
-  auto gather = [&](std::size_t begin, std::size_t slot, std::size_t rows) {
-    for (std::size_t r = 0; r < rows; ++r) {
-      const std::uint32_t sample = order[begin + r];
-      const float* image = data.image(sample);
-      std::copy(image, image + width, x[slot].data() + r * width);  // memmove for float networks
-      if constexpr (TargetRows)
-        std::copy(data.target(sample), data.target(sample) + out, y[slot].data() + r * out);
-      else
-        y[slot][r] = data.labels[sample];
-    }
+  const auto gather = [&](std::size_t begin, std::size_t slot, std::size_t rows) {
+    gather_rows<TargetRows, width, out>(data, order, begin, rows, x[slot].data(), y[slot].data());
   };
-  // The index of the largest of `n` values.
-  auto largest = [](const auto* row, std::size_t n) {
-    return std::size_t(std::max_element(row, row + n) - row);
-  };
-  // Counts what the step of `rows` rows in `slot` got right (for target rows: the largest output where the
-  // target is largest; MeanSquaredError counts nothing), and its loss and gradient norms.
-  auto record = [&](std::size_t slot, std::size_t rows, T loss) {
-    if constexpr (Net::loss_type::accepts_class_labels) {
-      const auto outputs = trainer.template last_outputs<dynamic_rows>(rows);
-      for (std::size_t r = 0; r < rows; ++r) {
-        std::size_t truth = 0;
-        if constexpr (TargetRows)
-          truth = largest(y[slot].data() + r * out, out);
-        else
-          truth = y[slot][r];
-        stats.correct += largest(outputs.data() + r * out, out) == truth;
-      }
-    }
-    position += rows;
-    stats.mean_loss += double(loss) * double(rows);
-    ++stats.steps;
-    const auto& norms = trainer.gradient_norms();
-    for (std::size_t k = 0; k < norms.size(); ++k) norm_sums[k] += double(norms[k]);
-    if (progress) progress(position, order.size());
+  const auto record = [&](std::size_t slot, std::size_t rows, T loss) {
+    record_step<TargetRows>(trainer, y[slot].data(), rows, loss, position, order.size(), stats, norm_sums,
+                            progress);
   };
   std::size_t current = 0;
   if (order.size() - position >= B) gather(position, current, B);
@@ -159,14 +188,59 @@ void train_in_steps(Trainer& trainer, const Dataset& data, const std::vector<std
   }
   if (const std::size_t rest = order.size() - position; rest > 0) {
     gather(position, current, rest);
-    const MatrixView<const T, dynamic_rows, width> last(x[current].data(), rest);
-    T loss;
-    if constexpr (TargetRows)
-      loss = trainer.step(last, MatrixView<const T, dynamic_rows, out>(y[current].data(), rest));
-    else
-      loss = trainer.step(last, std::span<const std::uint32_t>(y[current].data(), rest));
-    record(current, rest, loss);
+    record(current, rest, step_on_rows<TargetRows>(trainer, x[current].data(), y[current].data(), rest));
   }
+}
+
+// The same with a batch size chosen at run time: the batches live in buffers of `batch` rows, allocated once
+// per epoch, and every step is a step on views (no lookahead between steps).
+template <bool TargetRows, class Trainer>
+void train_in_runtime_steps(Trainer& trainer, const Dataset& data, const std::vector<std::uint32_t>& order,
+                            std::size_t batch, std::size_t& position, EpochStats& stats,
+                            std::vector<double>& norm_sums, const EpochProgress& progress) {
+  using T = typename Trainer::T;
+  using Net = trained_network<Trainer>;
+  constexpr std::size_t width = Net::input_width, out = Net::output_width;
+  std::vector<T> x(batch * width);
+  std::vector<std::conditional_t<TargetRows, T, std::uint32_t>> y(batch * (TargetRows ? out : 1));
+  while (position < order.size()) {
+    const std::size_t rows = std::min(batch, order.size() - position);
+    gather_rows<TargetRows, width, out>(data, order, position, rows, x.data(), y.data());
+    prefetch_images(data, order, position + rows, position + rows + batch);
+    const T loss = step_on_rows<TargetRows>(trainer, x.data(), y.data(), rows);
+    record_step<TargetRows>(trainer, y.data(), rows, loss, position, order.size(), stats, norm_sums,
+                            progress);
+  }
+}
+
+}  // namespace detail
+
+namespace detail {
+
+// The epoch around the steps: checks, order, statistics. steps(target_rows, order, position, stats, norm_sums)
+// runs the steps.
+template <class Trainer, class Steps>
+EpochStats run_epoch(const Dataset& data, std::uint64_t seed, std::size_t epoch, Steps&& steps) {
+  using Net = trained_network<Trainer>;
+  const bool target_rows = !Net::loss_type::accepts_class_labels || data.target_width > 0;
+  if (target_rows)
+    data.check_fits_targets(Net::input_width, Net::output_width);
+  else
+    data.check_fits(Net::input_width, Net::output_width);
+  const std::vector<std::uint32_t> order = epoch_order(data.count, seed, epoch);
+  EpochStats stats;
+  std::vector<double> norm_sums(Net::stage_count, 0.0);
+  std::size_t position = 0;
+  if (target_rows)
+    steps(std::true_type{}, order, position, stats, norm_sums);
+  else if constexpr (Net::loss_type::accepts_class_labels)
+    steps(std::false_type{}, order, position, stats, norm_sums);
+  stats.samples = position;
+  if (stats.samples > 0) stats.mean_loss /= double(stats.samples);
+  stats.mean_gradient_norms.resize(norm_sums.size());
+  for (std::size_t k = 0; k < norm_sums.size(); ++k)
+    stats.mean_gradient_norms[k] = stats.steps ? norm_sums[k] / double(stats.steps) : 0.0;
+  return stats;
 }
 
 }  // namespace detail
@@ -178,26 +252,28 @@ template <std::size_t B, class Trainer>
 EpochStats train_epoch(Trainer& trainer, const Dataset& data, std::uint64_t seed, std::size_t epoch,
                        const EpochProgress& progress = {}) {
   static_assert(B > 0, "typenet::train_epoch: the batch size must be positive");
-  using Net = detail::trained_network<Trainer>;
-  const bool target_rows = !Net::loss_type::accepts_class_labels || data.target_width > 0;
-  if (target_rows)
-    data.check_fits_targets(Net::input_width, Net::output_width);
-  else
-    data.check_fits(Net::input_width, Net::output_width);
-  const std::vector<std::uint32_t> order = epoch_order(data.count, seed, epoch);
-  EpochStats stats;
-  std::vector<double> norm_sums(Net::stage_count, 0.0);
-  std::size_t position = 0;
-  if (target_rows)
-    detail::train_in_steps<B, true>(trainer, data, order, position, stats, norm_sums, progress);
-  else if constexpr (Net::loss_type::accepts_class_labels)
-    detail::train_in_steps<B, false>(trainer, data, order, position, stats, norm_sums, progress);
-  stats.samples = position;
-  if (stats.samples > 0) stats.mean_loss /= double(stats.samples);
-  stats.mean_gradient_norms.resize(norm_sums.size());
-  for (std::size_t k = 0; k < norm_sums.size(); ++k)
-    stats.mean_gradient_norms[k] = stats.steps ? norm_sums[k] / double(stats.steps) : 0.0;
-  return stats;
+  return detail::run_epoch<Trainer>(data, seed, epoch,
+                                    [&](auto target_rows, const auto& order, std::size_t& position,
+                                        EpochStats& stats, std::vector<double>& norm_sums) {
+                                      detail::train_in_steps<B, decltype(target_rows)::value>(
+                                          trainer, data, order, position, stats, norm_sums, progress);
+                                    });
+}
+
+// The same epoch with a batch size chosen at run time (any batch >= 1; an ArgumentError otherwise). Each step
+// is Trainer::step on views of `batch` rows, so the weights are train_epoch<batch>'s bit for bit; a step
+// allocates nothing while batch fits TrainerOptions::reserve_rows, and the epoch allocates its two buffers of
+// batch rows once. train_epoch<B> is faster at batch 1, where a step starts the next one's first layer.
+template <class Trainer>
+EpochStats train_epoch(Trainer& trainer, const Dataset& data, std::uint64_t seed, std::size_t epoch,
+                       std::size_t batch, const EpochProgress& progress = {}) {
+  if (batch == 0) throw ArgumentError("typenet::train_epoch: the batch size must be at least 1, got 0");
+  return detail::run_epoch<Trainer>(data, seed, epoch,
+                                    [&](auto target_rows, const auto& order, std::size_t& position,
+                                        EpochStats& stats, std::vector<double>& norm_sums) {
+                                      detail::train_in_runtime_steps<decltype(target_rows)::value>(
+                                          trainer, data, order, batch, position, stats, norm_sums, progress);
+                                    });
 }
 
 }  // namespace typenet
