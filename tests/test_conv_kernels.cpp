@@ -92,7 +92,8 @@ void check_convolutions() {
       const auto d_out = random_values<T>(rows * out_size, 4);
       std::vector<T> scratch(g.scratch_size());
 
-      for (Activation act : {Activation::identity, Activation::relu, Activation::sigmoid}) {
+      for (Activation act : {Activation::identity, Activation::relu, Activation::sigmoid, Activation::tanh,
+                             Activation::leaky_relu}) {
         std::vector<T> want(rows * out_size), got(rows * out_size, T(7)), magnitude(rows * out_size);
         ref::conv2d_forward(in.data(), weights.data(), bias.data(), want.data(), rows, g, act);
         ref::conv2d_forward(absolute(in).data(), absolute(weights).data(), absolute(bias).data(),

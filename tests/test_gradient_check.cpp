@@ -60,8 +60,13 @@ double closest_relu_pre_activation(const Net& net, const Matrix<double, B, Net::
         if constexpr (S::activation == kernels::Activation::relu) {
           closest = std::min(closest, std::abs(z));
           a = z > 0 ? z : 0;
+        } else if constexpr (S::activation == kernels::Activation::leaky_relu) {
+          closest = std::min(closest, std::abs(z));
+          a = z > 0 ? z : kernels::leaky_relu_slope * z;
         } else if constexpr (S::activation == kernels::Activation::sigmoid) {
           a = 1 / (1 + std::exp(-z));
+        } else if constexpr (S::activation == kernels::Activation::tanh) {
+          a = std::tanh(z);
         }
         out[r * S::output_width + c] = a;
       }
@@ -145,6 +150,42 @@ TEST_CASE("Gradient check: ReLU networks away from the kink, every parameter", "
     const auto x = random_matrix<double, 6, 5>(31);
     REQUIRE(closest_relu_pre_activation(net, x) > 1e-2);
     require_full_check(gradient_check(net, x, random_matrix<double, 6, 3>(32)), 1e-7);
+  }
+}
+
+TEST_CASE("Gradient check: Tanh and LeakyReLU layers, every parameter", "[gradient_check]") {
+  SECTION("5-4-4-3, two Tanh layers, softmax-CE") {
+    using Net = BasicNetwork<double, Dense<5, 4>, Tanh, Dense<4, 4>, Tanh, Dense<4, 3>, SoftmaxCrossEntropy>;
+    Net net{XavierNormal{.seed = 12}};
+    require_full_check(gradient_check(net, random_matrix<double, 6, 5>(61), Labels<6>{2, 0, 1, 2, 1, 0}),
+                       1e-7);
+  }
+  SECTION("5-4-4-3, two LeakyReLU layers (negative pre-activations included), MSE") {
+    using Net =
+        BasicNetwork<double, Dense<5, 4>, LeakyReLU, Dense<4, 4>, LeakyReLU, Dense<4, 3>, MeanSquaredError>;
+    Net net{HeNormal{.seed = 13}};
+    // The first input seed whose pre-activations all keep 1e-2 from the kink (h = 1e-4 never crosses it).
+    std::uint64_t seed = 62;
+    while (closest_relu_pre_activation(net, random_matrix<double, 6, 5>(seed)) <= 1e-2 && seed < 100) ++seed;
+    const auto x = random_matrix<double, 6, 5>(seed);
+    REQUIRE(closest_relu_pre_activation(net, x) > 1e-2);
+    // The check is not vacuous: some pre-activations are negative, where the slope is 0.01.
+    const auto& first = net.layer<0>();
+    std::size_t negative = 0;
+    for (std::size_t r = 0; r < 6; ++r)
+      for (std::size_t c = 0; c < 4; ++c) {
+        double z = first.bias(0, c);
+        for (std::size_t i = 0; i < 5; ++i) z += x(r, i) * first.weights(i, c);
+        negative += z < 0;
+      }
+    CHECK(negative > 0);
+    require_full_check(gradient_check(net, x, random_matrix<double, 6, 3>(63)), 1e-7);
+  }
+  SECTION("a Conv2D with LeakyReLU, and Tanh after a Dense, softmax-CE") {
+    using Net = BasicNetwork<double, Input<1, 5, 5>, Conv2D<1, 2, 3>, LeakyReLU, Flatten, Dense<18, 4>, Tanh,
+                             Dense<4, 3>, SoftmaxCrossEntropy>;
+    Net net{HeNormal{.seed = 14}};
+    require_full_check(gradient_check(net, random_matrix<double, 4, 25>(64), Labels<4>{0, 2, 1, 1}), 1e-6);
   }
 }
 

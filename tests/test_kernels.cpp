@@ -131,7 +131,8 @@ std::vector<Shape> gemm_shapes() {
   return shapes;
 }
 
-const Activation kActivations[] = {Activation::identity, Activation::sigmoid, Activation::relu};
+const Activation kActivations[] = {Activation::identity, Activation::sigmoid, Activation::relu,
+                                   Activation::tanh, Activation::leaky_relu};
 
 }  // namespace
 

@@ -171,6 +171,14 @@ TEST_CASE("Trainer::step allocates nothing after construction", "[allocation]") 
   CHECK(allocations_in_steps<Classifier>(SGD{.learning_rate = 0.01}, x, labels, {.check_finite = true}) == 0);
   CHECK(allocations_in_steps<Classifier>(Adam{.learning_rate = 1e-3}, x, labels, {.check_finite = true}) ==
         0);
+  // The newer activations and optimizers: Tanh, LeakyReLU, weight decay, AdamW.
+  using Activations =
+      Network<Dense<32, 64>, Tanh, Dense<64, 16>, LeakyReLU, Dense<16, 10>, SoftmaxCrossEntropy>;
+  CHECK(allocations_in_steps<Activations>(SGD{.learning_rate = 0.01}, x, labels) == 0);
+  CHECK(allocations_in_steps<Activations>(SGD{.learning_rate = 0.01, .weight_decay = 1e-4}, x, labels) == 0);
+  CHECK(allocations_in_steps<Activations>(Momentum{.learning_rate = 0.01, .weight_decay = 1e-4}, x, labels) ==
+        0);
+  CHECK(allocations_in_steps<Activations>(AdamW{}, x, labels) == 0);
 }
 
 TEST_CASE("A LeNet-5 training step allocates nothing at batch 1 and 32 (the im2col scratch included)",

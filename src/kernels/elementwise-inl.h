@@ -41,6 +41,14 @@ HWY_INLINE void ActivationForward(const T* in, T* out, size_t count, Activation 
       return ForEachVector(d, count, [&](size_t i, size_t w) {
         StoreWidth(d, Activate(d, LoadWidth(d, in + i, w), Activation::relu), out + i, w);
       });
+    case Activation::tanh:
+      return ForEachVector(d, count, [&](size_t i, size_t w) {
+        StoreWidth(d, Activate(d, LoadWidth(d, in + i, w), Activation::tanh), out + i, w);
+      });
+    case Activation::leaky_relu:
+      return ForEachVector(d, count, [&](size_t i, size_t w) {
+        StoreWidth(d, Activate(d, LoadWidth(d, in + i, w), Activation::leaky_relu), out + i, w);
+      });
     case Activation::identity:
       break;
   }
@@ -64,6 +72,10 @@ HWY_INLINE void ActivationBackward(const T* out, const T* d_out, T* d_in, size_t
       return run(std::integral_constant<Activation, Activation::sigmoid>());
     case Activation::relu:
       return run(std::integral_constant<Activation, Activation::relu>());
+    case Activation::tanh:
+      return run(std::integral_constant<Activation, Activation::tanh>());
+    case Activation::leaky_relu:
+      return run(std::integral_constant<Activation, Activation::leaky_relu>());
     case Activation::identity:
       break;
   }

@@ -157,6 +157,12 @@ HWY_INLINE V Activate(D d, V z, Activation act) {
       return Sigmoid(d, z);
     case Activation::relu:
       return hn::IfThenElseZero(hn::Gt(z, hn::Zero(d)), z);  // as z > 0 ? z : 0 (NaN and -0 give 0)
+    case Activation::tanh:
+      // Highway's: within 4 ulp over the whole range (expm1 keeps small z exact; |z| > 18.7 gives +-1).
+      return hn::Tanh(d, z);
+    case Activation::leaky_relu:
+      return hn::IfThenElse(hn::Gt(z, hn::Zero(d)), z,
+                            hn::Mul(z, hn::Set(d, hn::TFromD<D>(leaky_relu_slope))));  // NaN stays NaN
     case Activation::identity:
       break;
   }
@@ -171,6 +177,12 @@ HWY_INLINE V DerivativeFromOutput(D d, V a, Activation act) {
       return hn::Mul(a, hn::Sub(hn::Set(d, 1), a));
     case Activation::relu:
       return hn::IfThenElseZero(hn::Gt(a, hn::Zero(d)), hn::Set(d, 1));
+    case Activation::tanh:
+      // 1 - a^2 as (1 - a)(1 + a): no cancellation near |a| = 1, and the same roundings with or without FMA.
+      return hn::Mul(hn::Sub(hn::Set(d, 1), a), hn::Add(hn::Set(d, 1), a));
+    case Activation::leaky_relu:
+      return hn::IfThenElse(hn::Gt(a, hn::Zero(d)), hn::Set(d, 1),
+                            hn::Set(d, hn::TFromD<D>(leaky_relu_slope)));
     case Activation::identity:
       break;
   }

@@ -99,6 +99,10 @@ inline std::string activation_backward_text(const std::string& gradient, const s
       return concat({gradient, " * ", a, " * (1-", a, ")"});
     case kernels::Activation::relu:
       return concat({gradient, " * (", a, " > 0)"});
+    case kernels::Activation::tanh:
+      return concat({gradient, " * (1-", a, "^2)"});
+    case kernels::Activation::leaky_relu:
+      return concat({gradient, " * (", a, " > 0 ? 1 : 0.01)"});
     case kernels::Activation::identity:
       break;
   }

@@ -14,8 +14,12 @@ namespace typenet::kernels {
 class ThreadPool;  // thread_pool.hpp
 
 // The activation fused into a dense layer's forward pass; its derivative is fused into the backward pass
-// of the next layer, written through the activation's output a: sigmoid a(1-a), relu [a > 0].
-enum class Activation : std::uint8_t { identity, sigmoid, relu };
+// of the next layer, written through the activation's output a: sigmoid a(1-a), relu [a > 0], tanh 1 - a^2,
+// leaky_relu 1 for a > 0 and leaky_relu_slope otherwise (the output has the sign of the input).
+enum class Activation : std::uint8_t { identity, sigmoid, relu, tanh, leaky_relu };
+
+// LeakyReLU's slope for negative inputs: PyTorch's default negative_slope.
+inline constexpr double leaky_relu_slope = 0.01;
 
 // The three dense-layer products come in two forms: one thread, or spread over `pool`'s threads when the
 // product is large enough to gain (null pool, or a small product: one thread). Results are bitwise the

@@ -20,6 +20,10 @@ T activate(T z, Activation act) {
       return z >= T(0) ? T(1) / (T(1) + std::exp(-z)) : std::exp(z) / (T(1) + std::exp(z));
     case Activation::relu:
       return z > T(0) ? z : T(0);
+    case Activation::tanh:
+      return std::tanh(z);
+    case Activation::leaky_relu:
+      return z > T(0) ? z : T(leaky_relu_slope) * z;
     case Activation::identity:
       break;
   }
@@ -34,6 +38,10 @@ T derivative_from_output(T a, Activation act) {
       return a * (T(1) - a);
     case Activation::relu:
       return a > T(0) ? T(1) : T(0);
+    case Activation::tanh:
+      return (T(1) - a) * (T(1) + a);  // 1 - a^2 without cancellation near |a| = 1 (1 - a is exact there)
+    case Activation::leaky_relu:
+      return a > T(0) ? T(1) : T(leaky_relu_slope);
     case Activation::identity:
       break;
   }
