@@ -113,7 +113,9 @@ GradientCheckReport run_gradient_check(Net& net,
   std::vector<std::span<const T>> analytic_tensors;
   analytic.for_each_tensor([&](auto tensor) { analytic_tensors.push_back(tensor.values); });
 
-  detail::LossEvaluator<Net, B> evaluate;
+  // The loss compute_gradients differentiates: a training pass, as the first step of a trainer with
+  // TrainerOptions::seed 0 runs it (so a Dropout layer keeps the mask it had there).
+  detail::LossEvaluator<Net, B> evaluate(detail::step_random_seed(0, 1));
   GradientCheckReport report;
   report.h = options.h;
   std::size_t index = 0;

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 
 #include "typenet/core/matrix.hpp"
 #include "typenet/network/batch_loss.hpp"
@@ -19,12 +21,17 @@ class LossEvaluator {
  public:
   using T = typename Net::scalar_type;
 
-  LossEvaluator() { work_.reserve(B, false); }
+  // training_seed: evaluate as the training pass whose step seed this is (the random layers draw what it
+  // drew: how the gradient check sees the loss that compute_gradients differentiated); none: inference.
+  explicit LossEvaluator(std::optional<std::uint64_t> training_seed = std::nullopt)
+      : training_seed_(training_seed) {
+    work_.reserve(B, false);
+  }
 
   // Targets: Labels<B> (a loss that accepts class labels) or a B x output_width matrix.
   template <class Targets>
   T operator()(const Net& net, MatrixView<const T, B, Net::input_width> x, const Targets& targets) {
-    net.template forward<B>(x, work_, nullptr, false);
+    net.template forward<B>(x, work_, nullptr, training_seed_.has_value(), training_seed_.value_or(0));
     return detail::batch_loss<typename Net::loss_type, Net::output_width>(
         work_.template output<B, Net::stage_count - 1>().data(), targets, B,
         work_.template predictions<B>().data(), static_cast<T*>(nullptr));
@@ -32,6 +39,7 @@ class LossEvaluator {
 
  private:
   typename Net::Workspace work_;
+  std::optional<std::uint64_t> training_seed_;
 };
 
 }  // namespace detail

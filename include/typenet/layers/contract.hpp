@@ -55,6 +55,10 @@
 //   static constexpr std::size_t scratch_size;       optional, 0 if absent: values of T any one of its
 //                                                    passes may use while it runs, whatever the row count
 //                                                    (im2col buffers): ctx.scratch, shared by all layers.
+//                                                    A layer that draws random numbers (Dropout) derives
+//                                                    them from ctx.random, the same in its forward and
+//                                                    backward pass of one step, and acts only when
+//                                                    ctx.training (predict() passes false).
 //   forward(params, in, out, [act,] ctx)             out = f(in), or act(f(in)) if it fuses_activation
 //   backward_input(params, d_out, in, d_in, [in_act,] ctx)
 //                                                    d_in = dL/d(in) from d_out = dL/d(out), which already
@@ -165,7 +169,29 @@ struct LayerContext {
   T* kept = nullptr;                    // rows * kept_per_row values, the same in forward and backward
   bool training = true;                 // false in predict() and the loss-only passes
   T* scratch = nullptr;                 // scratch_size values, free for the pass that runs now
+  // This layer's random seed for this step (Dropout's mask): the same in its forward and backward pass,
+  // another for every layer and step, a function of TrainerOptions::seed and the step number only.
+  std::uint64_t random = 0;
 };
+
+namespace detail {
+
+// SplitMix64's finaliser: a 64-bit value whose every bit depends on every bit of x.
+constexpr std::uint64_t mix_bits(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+// The seed of step `step` of a trainer seeded with `seed`, and stage k's within it.
+constexpr std::uint64_t step_random_seed(std::uint64_t seed, std::uint64_t step) {
+  return mix_bits(seed ^ mix_bits(step));
+}
+constexpr std::uint64_t stage_random_seed(std::uint64_t step_seed, std::size_t stage) {
+  return mix_bits(step_seed + 0xD1B54A32D192ED03ull * (stage + 1));
+}
+
+}  // namespace detail
 
 // Tags that name the layer and what it receives in the compiler's messages.
 template <std::size_t Index>

@@ -156,15 +156,17 @@ class NetworkImpl {
 
   // The forward walk: stages First, First + 1, ... on x (stage First - 1's output already in `work`), each
   // writing its output into `work`. Used by inference, the loss-only pass and training.
+  // random_seed: the step's seed for the random layers (detail::step_random_seed), when training.
   template <std::size_t Rows, std::size_t First = 0>
   void forward(MatrixView<const T, Rows, input_width> x, const Workspace& work, kernels::ThreadPool* pool,
-               bool training) const {
+               bool training, std::uint64_t random_seed = 0) const {
     const std::size_t rows = x.row_count();
     for_each_index<stage_count>([&](auto k) {
       constexpr std::size_t K = decltype(k)::value;
       using S = stage<K>;
       if constexpr (K >= First) {
-        const LayerContext<T> ctx{pool, work.template kept<K>(rows), training, work.scratch()};
+        const LayerContext<T> ctx{pool, work.template kept<K>(rows), training, work.scratch(),
+                                  detail::stage_random_seed(random_seed, K)};
         const auto& p = parameters_.template layer<S::position>();
         if constexpr (K == 0)
           stage_forward<S>(p, x, work.template output<Rows, K>(rows), ctx);

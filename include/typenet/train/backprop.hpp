@@ -173,6 +173,8 @@ class Backprop {
 
   // Opt-in: throw NonFiniteError at the first NaN or Inf in an output, the loss or a gradient.
   void set_finite_check(bool on) { check_finite_ = on; }
+  // The seed of the random layers' choices (TrainerOptions::seed).
+  void set_random_seed(std::uint64_t seed) { random_seed_ = seed; }
   bool checks_finite() const { return check_finite_; }
   // Batches run so far (the step number in messages).
   std::uint64_t step() const { return step_; }
@@ -183,7 +185,7 @@ class Backprop {
  private:
   template <std::size_t K>
   LayerContext<T> context(std::size_t rows) const {
-    return {pool_, work_.template kept<K>(rows), true, work_.scratch()};
+    return {pool_, work_.template kept<K>(rows), true, work_.scratch(), stage_random_seed(step_seed_, K)};
   }
 
   // The forward pass, the loss and the reverse walk; stage_backward(k, input_of_stage_k, g_k) computes
@@ -194,6 +196,7 @@ class Backprop {
     x_rows_ = x.row_count();  // B, or the count of a batch whose size is known at run time
     reserve_rows(x_rows_);    // a no-op once the workspace fits that many rows
     ++step_;
+    step_seed_ = step_random_seed(random_seed_, step_);
     // A lookahead serves only the run right after it, only on the input it was computed for and only if the
     // network was not handed out for writing in between.
     bool first_stage_ready = false;
@@ -204,9 +207,9 @@ class Backprop {
     if (first_stage_ready) {
       std::memcpy(work_.template output<1, 0>().data(), lookahead_output_.data(),
                   sizeof(T) * lookahead_output_.size);
-      std::as_const(net).template forward<B, 1>(x, work_, pool_, true);
+      std::as_const(net).template forward<B, 1>(x, work_, pool_, true, step_seed_);
     } else {
-      std::as_const(net).template forward<B, 0>(x, work_, pool_, true);
+      std::as_const(net).template forward<B, 0>(x, work_, pool_, true, step_seed_);
     }
     const T loss = loss_and_gradient<B>(targets, x_rows_);
     if (check_finite_) require_finite_forward<B>(loss);
@@ -277,6 +280,7 @@ class Backprop {
   std::uint64_t lookahead_access_count_ = 0;  // the network's writable_access_count() when it was made
   std::array<T, stage_count> gradient_norms_{};
   std::uint64_t step_ = 0;
+  std::uint64_t random_seed_ = 0, step_seed_ = 0;
   std::size_t x_rows_ = 0;  // the rows of the batch being run
   bool check_finite_ = false;
   kernels::ThreadPool* pool_ = nullptr;

@@ -36,6 +36,9 @@ struct TrainerOptions {
   // Threads for a step's large matrix products, the calling thread included (1: no worker threads). Products
   // below about 2 MFLOP (every product at batch 1) stay on the calling thread; results match one thread.
   std::size_t threads = 1;
+  // Seed of the random layers' choices (Dropout's masks): step n of trainers with the same seed draws the
+  // same masks, so the same seed gives the same weights bit for bit.
+  std::uint64_t seed = 0;
 };
 
 template <class Net, class Optimizer>
@@ -48,6 +51,7 @@ class Trainer {
       : net_(net), optimizer_(optimizer), options_(options), state_(net) {
     backprop_.reserve_rows(options.reserve_rows);
     backprop_.set_finite_check(options.check_finite);
+    backprop_.set_random_seed(options.seed);
     if (options.threads > 1) {
       pool_ = std::make_unique<kernels::ThreadPool>(options.threads);
       backprop_.set_thread_pool(pool_.get());
