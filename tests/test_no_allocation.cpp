@@ -179,6 +179,9 @@ TEST_CASE("Trainer::step allocates nothing after construction", "[allocation]") 
   CHECK(allocations_in_steps<Activations>(Momentum{.learning_rate = 0.01, .weight_decay = 1e-4}, x, labels) ==
         0);
   CHECK(allocations_in_steps<Activations>(AdamW{}, x, labels) == 0);
+  using WithDropout = Network<Dense<32, 64>, ReLU, Dropout<20>, Dense<64, 10>, SoftmaxCrossEntropy>;
+  CHECK(allocations_in_steps<WithDropout>(SGD{.learning_rate = 0.01}, x, labels) == 0);
+  CHECK(allocations_in_steps<WithDropout>(Adam{}, x, labels) == 0);
 }
 
 TEST_CASE("A LeNet-5 training step allocates nothing at batch 1 and 32 (the im2col scratch included)",

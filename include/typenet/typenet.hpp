@@ -16,6 +16,7 @@
 #include "typenet/layers/activations.hpp"
 #include "typenet/layers/conv2d.hpp"
 #include "typenet/layers/dense.hpp"
+#include "typenet/layers/dropout.hpp"
 #include "typenet/layers/flatten.hpp"
 #include "typenet/layers/input.hpp"
 #include "typenet/layers/losses.hpp"
