@@ -33,10 +33,12 @@ Matrix<T, R, C> random_matrix(std::uint64_t seed, double scale = 1.0) {
 template <class Net>
 std::vector<std::uint8_t> parameter_bits(const Net& net) {
   std::vector<std::uint8_t> out;
-  net.for_each_parameter_tensor([&](auto t) {
+  const auto append = [&](auto t) {
     const auto* p = reinterpret_cast<const std::uint8_t*>(t.values.data());
     out.insert(out.end(), p, p + t.values.size_bytes());
-  });
+  };
+  net.for_each_parameter_tensor(append);
+  net.for_each_state_tensor(append);  // BatchNorm's running statistics
   return out;
 }
 

@@ -81,14 +81,17 @@ TEST_CASE("save then load gives bit-identical parameters and predictions") {
   REQUIRE(std::memcmp(a.data(), b.data(), sizeof(float) * a.size) == 0);
 }
 
-// One layer record of the version-2 layer table: name, the shape it receives, its parameter count.
-Bytes layer_record(const std::string& name, std::uint64_t receives, std::uint64_t values) {
+// One layer record of the layer table: name, the shape it receives, its parameter count and (from version
+// 3 on) its state count.
+Bytes layer_record(const std::string& name, std::uint64_t receives, std::uint64_t values,
+                   std::uint32_t version = model_file_version) {
   Bytes out;
   detail::put_le(out, std::uint32_t(name.size()));
   out.insert(out.end(), name.begin(), name.end());
   detail::put_le(out, std::uint32_t(1));
   detail::put_le(out, receives);
   detail::put_le(out, values);
+  if (version >= 3) detail::put_le(out, std::uint64_t{0});
   return out;
 }
 
@@ -96,7 +99,7 @@ TEST_CASE("the file layout is the documented one") {
   SmallNet net{HeNormal{.seed = 3}};
   const Bytes bytes = encode_model(net);
   REQUIRE(std::memcmp(bytes.data(), "TYPENET\0", 8) == 0);
-  REQUIRE(bytes[8] == 2);   // version, little-endian u32
+  REQUIRE(bytes[8] == 3);   // version, little-endian u32
   REQUIRE(bytes[12] == 4);  // float
   REQUIRE(bytes[16] == 4);  // four layers: Dense<6, 5>, ReLU, Dense<5, 3>, SoftmaxCrossEntropy
   Bytes records;
@@ -127,6 +130,30 @@ Bytes version1_file(const Net& net) {
   });
   detail::put_le(out, detail::crc32_of(out));
   return out;
+}
+
+// The version-2 file of SmallNet, as that format wrote it: layer records without a state count.
+Bytes version2_file(const SmallNet& net) {
+  Bytes out(detail::model_magic, detail::model_magic + 8);
+  detail::put_le(out, std::uint32_t(2));
+  detail::put_le(out, std::uint32_t(4));
+  detail::put_le(out, std::uint32_t(4));
+  for (const Bytes& r : {layer_record("Dense<6, 5>", 6, 35, 2), layer_record("ReLU", 5, 0, 2),
+                         layer_record("Dense<5, 3>", 5, 18, 2), layer_record("SoftmaxCrossEntropy", 3, 0, 2)})
+    out.insert(out.end(), r.begin(), r.end());
+  net.for_each_parameter_tensor([&](auto tensor) {
+    for (float v : tensor.values) detail::put_le(out, std::bit_cast<std::uint32_t>(v));
+  });
+  detail::put_le(out, detail::crc32_of(out));
+  return out;
+}
+
+TEST_CASE("files in format version 2 still load") {
+  const SmallNet saved{HeNormal{.seed = 23}};
+  SmallNet loaded{HeNormal{.seed = 24}};
+  REQUIRE(test::parameter_bits(saved) != test::parameter_bits(loaded));
+  decode_model(loaded, version2_file(saved), "version2.tnet");
+  REQUIRE(test::parameter_bits(saved) == test::parameter_bits(loaded));
 }
 
 TEST_CASE("files in format version 1 still load") {
@@ -197,8 +224,8 @@ TEST_CASE("corrupt files are rejected and leave the network alone") {
   require_rejected(bad, "magic: expected \"TYPENET\\0\": not a typenet model file");
 
   bad = good;
-  bad[8] = 3;
-  require_rejected(bad, "format version: file has 3, this build reads 1 and 2");
+  bad[8] = 4;
+  require_rejected(bad, "format version: file has 4, this build reads 1 to 3");
 
   bad = good;
   bad[12] = 3;

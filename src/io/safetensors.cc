@@ -236,7 +236,8 @@ const char* accepted_dtypes() {
 template <class T>
 void decode_safetensors_into(std::span<const std::uint8_t> bytes, const std::string& file,
                              const std::vector<ExchangeTensor>& expected,
-                             const std::vector<std::span<T>>& into, bool allow_unexpected) {
+                             const std::vector<std::span<T>>& into, const std::vector<std::string>& tolerated,
+                             bool allow_unexpected) {
   Reader reader(bytes, file);
   const std::vector<FileTensor> found = reader.tensors();
   std::unordered_map<std::string, std::size_t> by_name;
@@ -262,6 +263,8 @@ void decode_safetensors_into(std::span<const std::uint8_t> bytes, const std::str
     source.push_back(&f);
     used[it->second] = true;
   }
+  for (const std::string& t : tolerated)
+    if (const auto it = by_name.find(t); it != by_name.end()) used[it->second] = true;
   if (!allow_unexpected)
     for (std::size_t i = 0; i < found.size(); ++i)
       if (!used[i])
@@ -323,10 +326,12 @@ std::vector<std::uint8_t> encode_safetensors_from(const std::vector<ExchangeTens
 
 template void decode_safetensors_into<float>(std::span<const std::uint8_t>, const std::string&,
                                              const std::vector<ExchangeTensor>&,
-                                             const std::vector<std::span<float>>&, bool);
+                                             const std::vector<std::span<float>>&,
+                                             const std::vector<std::string>&, bool);
 template void decode_safetensors_into<double>(std::span<const std::uint8_t>, const std::string&,
                                               const std::vector<ExchangeTensor>&,
-                                              const std::vector<std::span<double>>&, bool);
+                                              const std::vector<std::span<double>>&,
+                                              const std::vector<std::string>&, bool);
 template std::vector<std::uint8_t> encode_safetensors_from<float>(const std::vector<ExchangeTensor>&,
                                                                   const std::vector<std::span<const float>>&,
                                                                   const std::string&);

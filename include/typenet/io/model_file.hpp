@@ -1,18 +1,21 @@
 // Saving and loading a network's parameters: typenet::save_model(net, path), typenet::load_model(net, path).
 //
-// The file format, version 2. Every integer and value is little-endian, whatever the machine.
+// The file format, version 3. Every integer and value is little-endian, whatever the machine.
 //   offset    size      field
 //   0         8         magic "TYPENET\0"
-//   8         4         u32 format version (2)
+//   8         4         u32 format version (3)
 //   12        4         u32 scalar type: bytes per value, 4 = IEEE-754 binary32 (float), 8 = binary64
 //                       (double)
 //   16        4         u32 L, the number of layers: every layer written, activations and the loss included
 //   20        ...       per layer, in order: u32 n, then n bytes of its name as the network has it
 //                       ("Dense<784, 256>", "Sigmoid", "SoftmaxCrossEntropy"); u32 rank and rank x u64: the
-//                       shape it receives; u64: how many parameter values it has
+//                       shape it receives; u64: how many parameter values it has; u64: how many state
+//                       values it has (BatchNorm's running mean and variance; 0 for most layers)
 //   ...       ...       the parameter tensors in for_each_parameter_tensor order (per Dense layer its
 //                       weights, inputs x outputs row-major, then its bias), as raw IEEE values
+//   ...       ...       the state tensors in for_each_state_tensor order, as raw IEEE values
 //   end - 4   4         u32 CRC-32 (the zlib / IEEE 802.3 polynomial) of every byte before it
+// Version 2 (still read) is version 3 without state: no state count in the records, no state tensors.
 // Version 1 (still read) recorded only the Dense layers: u32 D at 16, then D x (u64 inputs, u64 outputs),
 // then the tensors and the CRC-32. Such a file loads into a network whose Dense layers have those shapes;
 // it cannot say which activations or loss it was trained with.
@@ -50,7 +53,7 @@ class ModelFileError : public Error {
   using Error::Error;
 };
 
-inline constexpr std::uint32_t model_file_version = 2;
+inline constexpr std::uint32_t model_file_version = 3;
 
 namespace detail {
 
@@ -88,22 +91,26 @@ struct ModelRecords {
     std::string name;
     std::vector<std::uint64_t> shape;  // what it receives
     std::uint64_t values;              // parameter values
+    std::uint64_t state_values;        // state values (version 3)
   };
   static std::vector<Layer> of_network() {
     std::vector<Layer> layers;
     for_each_index<Net::layer_count>([&](auto i) {
       constexpr std::size_t I = decltype(i)::value;
       using Received = typename Net::plan::template received<I>;
-      std::uint64_t values = 0;
-      std::apply(
-          [&](auto... m) {
-            ((values += std::remove_cvref_t<
-                  decltype(std::declval<typename Net::Parameters::template layer_parameters<I>&>().*
-                           (m.member))>::size),
-             ...);
-          },
-          Net::Parameters::template layer_parameters<I>::tensors());
-      layers.push_back({Net::plan::layer_name(I), {Received::dims.begin(), Received::dims.end()}, values});
+      using P = typename Net::Parameters::template layer_parameters<I>;
+      const auto count = [](auto members) {
+        return std::apply(
+            [](auto... m) {
+              return (std::uint64_t{0} + ... +
+                      std::uint64_t{std::remove_cvref_t<decltype(std::declval<P&>().*(m.member))>::size});
+            },
+            members);
+      };
+      layers.push_back({Net::plan::layer_name(I),
+                        {Received::dims.begin(), Received::dims.end()},
+                        count(P::tensors()),
+                        count(state_tensors_of<P>())});
     });
     return layers;
   }
@@ -187,7 +194,7 @@ std::size_t check_version1_layers(std::span<const std::uint8_t> bytes,
 
 // Version 2's layer records against the network's, one by one: the first difference is the error.
 template <class Net>
-std::size_t check_layer_records(std::span<const std::uint8_t> bytes,
+std::size_t check_layer_records(std::span<const std::uint8_t> bytes, std::uint32_t version,
                                 const std::function<void(std::string)>& fail) {
   const std::vector<typename ModelRecords<Net>::Layer> expected = ModelRecords<Net>::of_network();
   ModelReader in(bytes, 16, fail);
@@ -203,6 +210,7 @@ std::size_t check_layer_records(std::span<const std::uint8_t> bytes,
     std::vector<std::uint64_t> shape(rank);
     for (auto& d : shape) d = in.get<std::uint64_t>("layer record");
     const auto values = in.get<std::uint64_t>("layer record");
+    const auto state_values = version >= 3 ? in.get<std::uint64_t>("layer record") : std::uint64_t{0};
     if (i >= expected.size())
       fail("layer count: file has " + std::to_string(layers) + " layers, network has " +
            std::to_string(expected.size()) + " (the file's layer " + std::to_string(i) + " is " + name + ")");
@@ -214,6 +222,10 @@ std::size_t check_layer_records(std::span<const std::uint8_t> bytes,
     if (values != e.values)
       fail("layer " + std::to_string(i) + " (" + name + "): file has " + std::to_string(values) +
            " parameter values, network has " + std::to_string(e.values));
+    if (state_values != e.state_values)
+      fail("layer " + std::to_string(i) + " (" + name + "): file has " + std::to_string(state_values) +
+           " state values, network has " + std::to_string(e.state_values) +
+           (version < 3 ? " (format version " + std::to_string(version) + " holds no state)" : ""));
   }
   if (layers != expected.size())
     fail("layer count: file has " + std::to_string(layers) + " layers, network has " +
@@ -230,7 +242,8 @@ std::vector<std::uint8_t> encode_model(const Net& net) {
   using T = typename Net::scalar_type;
   static_assert(sizeof(T) == 4 || sizeof(T) == 8, "typenet model files hold float or double");
   std::vector<std::uint8_t> out(detail::model_magic, detail::model_magic + 8);
-  out.reserve(detail::model_header_size + 64 * Net::layer_count + Net::parameter_count * sizeof(T) + 4);
+  out.reserve(detail::model_header_size + 64 * Net::layer_count +
+              (Net::parameter_count + Net::state_count) * sizeof(T) + 4);
   detail::put_le(out, model_file_version);
   detail::put_le(out, std::uint32_t(sizeof(T)));
   detail::put_le(out, std::uint32_t(Net::layer_count));
@@ -240,10 +253,13 @@ std::vector<std::uint8_t> encode_model(const Net& net) {
     detail::put_le(out, std::uint32_t(layer.shape.size()));
     for (std::uint64_t d : layer.shape) detail::put_le(out, d);
     detail::put_le(out, layer.values);
+    detail::put_le(out, layer.state_values);
   }
-  net.for_each_parameter_tensor([&](auto tensor) {
+  const auto put_values = [&](auto tensor) {
     for (T v : tensor.values) detail::put_le(out, std::bit_cast<detail::bits_of<T>>(v));
-  });
+  };
+  net.for_each_parameter_tensor(put_values);
+  net.for_each_state_tensor(put_values);
   detail::put_le(out, detail::crc32_of(out));
   return out;
 }
@@ -262,8 +278,8 @@ void decode_model(Net& net, std::span<const std::uint8_t> bytes, const std::stri
   if (std::memcmp(bytes.data(), detail::model_magic, 8) != 0)
     fail("magic: expected \"TYPENET\\0\": not a typenet model file");
   const auto version = detail::get_le<std::uint32_t>(bytes.data() + 8);
-  if (version != 1 && version != model_file_version)
-    fail("format version: file has " + std::to_string(version) + ", this build reads 1 and " +
+  if (version < 1 || version > model_file_version)
+    fail("format version: file has " + std::to_string(version) + ", this build reads 1 to " +
          std::to_string(model_file_version));
   const auto scalar = detail::get_le<std::uint32_t>(bytes.data() + 12);
   auto scalar_name = [](std::uint32_t s) {
@@ -274,8 +290,9 @@ void decode_model(Net& net, std::span<const std::uint8_t> bytes, const std::stri
   if (version == 1 && !detail::version1_layout_fits<Net>())
     fail("format version 1 holds Dense layers only; this network has other layers with parameters");
   const std::size_t tensors_at = version == 1 ? detail::check_version1_layers<Net>(bytes, fail)
-                                              : detail::check_layer_records<Net>(bytes, fail);
-  const std::size_t expected = tensors_at + Net::parameter_count * sizeof(T) + 4;
+                                              : detail::check_layer_records<Net>(bytes, version, fail);
+  // Versions 1 and 2 hold no state: the records above already refused a network that has some.
+  const std::size_t expected = tensors_at + (Net::parameter_count + Net::state_count) * sizeof(T) + 4;
   if (size != expected)
     fail(std::string(size < expected ? "truncated" : "trailing bytes") + ": expected " +
          std::to_string(expected) + " bytes, found " + std::to_string(size));
@@ -285,12 +302,14 @@ void decode_model(Net& net, std::span<const std::uint8_t> bytes, const std::stri
     fail("checksum: the file is corrupt (its CRC-32 does not match its contents)");
 
   const std::uint8_t* p = bytes.data() + tensors_at;
-  net.for_each_parameter_tensor([&](auto tensor) {
+  const auto get_values = [&](auto tensor) {
     for (T& v : tensor.values) {
       v = std::bit_cast<T>(detail::get_le<detail::bits_of<T>>(p));
       p += sizeof(T);
     }
-  });
+  };
+  net.for_each_parameter_tensor(get_values);
+  net.for_each_state_tensor(get_values);
 }
 
 template <class Net>

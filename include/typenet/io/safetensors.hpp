@@ -13,9 +13,10 @@
 // reads 0.weight [256, 784], 0.bias [256], 2.weight, 2.bias, 4.weight, 4.bias, and LeNet-5 (Input first)
 // 0.weight [6, 1, 5, 5], 0.bias, 3.*, 7.*, 9.*, 11.*. Linear weights are (out, in), typenet's transposed;
 // Conv2d weights (out, in, kH, kW), typenet's own order. A model that names its modules (self.fc1 = ...)
-// maps them with SafetensorsOptions::module_names. BatchNorm's running_mean, running_var and
-// num_batches_tracked will map the same way once typenet has BatchNorm (its layer declares them); until
-// then such tensors are unexpected.
+// maps them with SafetensorsOptions::module_names. State tensors map the same way: BatchNorm<C> at module m
+// reads and writes m.weight (scale), m.bias (shift), m.running_mean and m.running_var, each [C]; the file's
+// m.num_batches_tracked (a counter PyTorch keeps only for momentum=None, which typenet does not offer) is
+// accepted and ignored on load, and not written (PyTorch's load_state_dict fills it in when it is absent).
 //
 // load_safetensors checks the whole file before it writes one parameter, so on any error the network is
 // unchanged and a SafetensorsError names the file and what is wrong: the header's length and JSON; each
@@ -69,10 +70,12 @@ struct ExchangeTensor {
 };
 
 // Defined in src/io/safetensors.cc for float and double.
+// tolerated: names the file may hold, which are ignored (BatchNorm's num_batches_tracked).
 template <class T>
 void decode_safetensors_into(std::span<const std::uint8_t> bytes, const std::string& file,
                              const std::vector<ExchangeTensor>& expected,
-                             const std::vector<std::span<T>>& into, bool allow_unexpected);
+                             const std::vector<std::span<T>>& into, const std::vector<std::string>& tolerated,
+                             bool allow_unexpected);
 template <class T>
 std::vector<std::uint8_t> encode_safetensors_from(const std::vector<ExchangeTensor>& tensors,
                                                   const std::vector<std::span<const T>>& values,
@@ -90,18 +93,43 @@ std::vector<std::size_t> sequential_indices() {
   return index;
 }
 
-// Net's tensors in for_each_parameter_tensor order, named as `options` says.
+// The module name of each layer, as `options` says.
+template <class Net>
+std::vector<std::string> module_names(const SafetensorsOptions& options) {
+  const std::vector<std::size_t> index = sequential_indices<Net>();
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < Net::layer_count; ++i) {
+    const auto named = options.module_names.find(i);
+    names.push_back(named != options.module_names.end() ? named->second : std::to_string(index[i]));
+  }
+  return names;
+}
+
+// What a load ignores: num_batches_tracked of every layer with state.
+template <class Net>
+std::vector<std::string> tolerated_tensors(const SafetensorsOptions& options) {
+  const std::vector<std::string> modules = module_names<Net>(options);
+  std::vector<std::string> names;
+  for_each_index<Net::layer_count>([&](auto i) {
+    using P = typename Net::Parameters::template layer_parameters<decltype(i)::value>;
+    if constexpr (std::tuple_size_v < decltype(state_tensors_of<P>()) >> 0)
+      names.push_back(modules[decltype(i)::value] + ".num_batches_tracked");
+  });
+  return names;
+}
+
+// Net's tensors in for_each_parameter_tensor order, then its state tensors in for_each_state_tensor order,
+// named as `options` says.
 template <class Net>
 std::vector<ExchangeTensor> exchange_tensors(const SafetensorsOptions& options) {
-  const std::vector<std::size_t> index = sequential_indices<Net>();
+  const std::vector<std::string> modules = module_names<Net>(options);
   std::vector<ExchangeTensor> tensors;
   std::vector<bool> has_parameters(Net::layer_count, false);
-  for_each_index<Net::layer_count>([&](auto i) {
+  const auto add_layer = [&](auto i, auto state) {
     constexpr std::size_t I = decltype(i)::value;
     using Layer = typename Net::plan::template layer<I>;
     using P = typename Net::Parameters::template layer_parameters<I>;
-    const auto named = options.module_names.find(I);
-    const std::string module = named != options.module_names.end() ? named->second : std::to_string(index[I]);
+    const std::string& module = modules[I];
     const auto add = [&](auto member) {
       using M = std::remove_cvref_t<decltype(std::declval<P&>().*(member.member))>;
       const ExchangeLayout layout = detail::exchange_layout<Layer, M::rows, M::cols>(member.kind);
@@ -117,8 +145,13 @@ std::vector<ExchangeTensor> exchange_tensors(const SafetensorsOptions& options) 
           {module + "." + exchange_name(member.kind), I, Net::plan::layer_name(I), layout, M::rows, M::cols});
       has_parameters[I] = true;
     };
-    std::apply([&](auto... member) { (add(member), ...); }, P::tensors());
-  });
+    if constexpr (decltype(state)::value)
+      std::apply([&](auto... member) { (add(member), ...); }, state_tensors_of<P>());
+    else
+      std::apply([&](auto... member) { (add(member), ...); }, P::tensors());
+  };
+  for_each_index<Net::layer_count>([&](auto i) { add_layer(i, std::false_type{}); });
+  for_each_index<Net::layer_count>([&](auto i) { add_layer(i, std::true_type{}); });
   for (const auto& [position, module] : options.module_names) {
     if (position >= Net::layer_count || !has_parameters[position])
       throw SafetensorsError(
@@ -148,6 +181,7 @@ std::vector<std::uint8_t> encode_safetensors(const Net& net, const SafetensorsOp
                 "safetensors: float or double networks");
   std::vector<std::span<const T>> values;
   net.for_each_parameter_tensor([&](auto tensor) { values.push_back(tensor.values); });
+  net.for_each_state_tensor([&](auto tensor) { values.push_back(tensor.values); });
   return detail::encode_safetensors_from<T>(detail::exchange_tensors<Net>(options), values,
                                             detail::network_text<Net>());
 }
@@ -163,7 +197,9 @@ void decode_safetensors(Net& net, std::span<const std::uint8_t> bytes, const std
   const std::vector<detail::ExchangeTensor> expected = detail::exchange_tensors<Net>(options);
   std::vector<std::span<T>> into;
   net.for_each_parameter_tensor([&](auto tensor) { into.push_back(tensor.values); });
-  detail::decode_safetensors_into<T>(bytes, name, expected, into, options.allow_unexpected);
+  net.for_each_state_tensor([&](auto tensor) { into.push_back(tensor.values); });
+  detail::decode_safetensors_into<T>(bytes, name, expected, into, detail::tolerated_tensors<Net>(options),
+                                     options.allow_unexpected);
 }
 
 template <class Net>

@@ -44,6 +44,11 @@
 //   template <class T> using Parameters = ...;       its trainable tensors, or NoParameters: a struct of
 //                                                    Matrix members with a `static constexpr auto tensors()`
 //                                                    that lists them as tensor(TensorKind, &P::member), ...
+//                                                    It may also list, in `static constexpr auto
+//                                                    state_tensors()`, members that are state, not
+//                                                    trainable (BatchNorm's running statistics): no
+//                                                    gradient or optimizer sees them, the model file and
+//                                                    the exchange formats save them.
 //   template <class Init, class T>                   fills fresh parameters (with parameters only); layers
 //   static void initialize(Parameters<T>&, NormalSource&);   draw from the source in the order written.
 //   static constexpr bool fuses_activation;          optional, false if absent: forward applies the
@@ -55,6 +60,10 @@
 //   static constexpr std::size_t scratch_size;       optional, 0 if absent: values of T any one of its
 //                                                    passes may use while it runs, whatever the row count
 //                                                    (im2col buffers): ctx.scratch, shared by all layers.
+//   static constexpr std::size_t kept_per_batch;     optional, 0 if absent: values of T it keeps from
+//                                                    forward for backward whatever the row count (BatchNorm's
+//                                                    batch mean and variance): after the rows' part of
+//                                                    ctx.kept.
 //                                                    A layer that draws random numbers (Dropout) derives
 //                                                    them from ctx.random, the same in its forward and
 //                                                    backward pass of one step, and acts only when
@@ -69,6 +78,11 @@
 //                                                    (sigmoid in(1 - in), ReLU [in > 0]); otherwise the
 //                                                    network does that in a pass of its own.
 //   backward_params(in, d_out, grads, ctx)           grads = dL/d(params) (with parameters only)
+//   update_state(params, in, ctx)                    with state_tensors only: a training step's update of
+//                                                    the state (params: `Parameters<T>&`), called by the
+//                                                    trainer after the step's forward pass of the layer,
+//                                                    with what that pass kept in ctx.kept (the gradient
+//                                                    check and compute_gradients do not call it)
 //   static std::string gradient_text(kind, in, z);   optional: the dimension-flow table's formula for a
 //   static std::string input_gradient_text(z, n);    parameter's gradient and for dL/d(in) ("a2^T @ grad_z3",
 //                                                    "grad_z3 @ W3^T"); else the table says it in words
@@ -111,7 +125,8 @@
 namespace typenet {
 
 // What a parameter tensor is, for the optimizers (all alike), the model file and the gradient check.
-enum class TensorKind : std::uint8_t { weights, bias };
+// Weight decay applies to `weights` only: not to biases, nor to a normalisation's scale and shift.
+enum class TensorKind : std::uint8_t { weights, bias, scale, shift, running_mean, running_variance };
 
 inline const char* to_string(TensorKind kind) {
   switch (kind) {
@@ -119,17 +134,31 @@ inline const char* to_string(TensorKind kind) {
       return "weights";
     case TensorKind::bias:
       return "bias";
+    case TensorKind::scale:
+      return "scale";
+    case TensorKind::shift:
+      return "shift";
+    case TensorKind::running_mean:
+      return "running mean";
+    case TensorKind::running_variance:
+      return "running variance";
   }
   return "?";
 }
 
-// A tensor's name in PyTorch's state_dict, after its module's: "0.weight", "0.bias".
+// A tensor's name in PyTorch's state_dict, after its module's: "0.weight", "0.bias", "1.running_var".
 inline const char* exchange_name(TensorKind kind) {
   switch (kind) {
     case TensorKind::weights:
+    case TensorKind::scale:
       return "weight";
     case TensorKind::bias:
+    case TensorKind::shift:
       return "bias";
+    case TensorKind::running_mean:
+      return "running_mean";
+    case TensorKind::running_variance:
+      return "running_var";
   }
   return "?";
 }
@@ -263,6 +292,23 @@ constexpr std::size_t scratch_size() {
     return L::scratch_size;
   else
     return 0;
+}
+
+template <class L>
+constexpr std::size_t kept_per_batch() {
+  if constexpr (requires { L::kept_per_batch; })
+    return L::kept_per_batch;
+  else
+    return 0;
+}
+
+// The state_tensors() of parameters P, or none.
+template <class P>
+constexpr auto state_tensors_of() {
+  if constexpr (requires { P::state_tensors(); })
+    return P::state_tensors();
+  else
+    return std::tuple<>{};
 }
 
 template <class L>

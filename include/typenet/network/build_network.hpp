@@ -63,6 +63,7 @@ struct Stage {
   static constexpr kernels::Activation activation = Activation::activation;
   static constexpr std::size_t position = Position;  // where the layer stands in the list the user wrote
   static constexpr std::size_t kept_per_row = detail::kept_per_row<Layer>();
+  static constexpr std::size_t kept_per_batch = detail::kept_per_batch<Layer>();
   static constexpr std::size_t scratch_size = detail::scratch_size<Layer>();
 
   // "layer 2 (Dense<256, 128> + Sigmoid)"

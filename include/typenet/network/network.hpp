@@ -92,6 +92,7 @@ class NetworkImpl {
   static constexpr std::size_t input_width = input_shape::size;    // values per sample
   static constexpr std::size_t output_width = output_shape::size;  // outputs per sample
   static constexpr std::size_t parameter_count = Parameters::parameter_count;
+  static constexpr std::size_t state_count = Parameters::state_count;  // saved, not trained
   // widths[k]: the input width of stage k; widths[stage_count]: the network's output width.
   static constexpr std::array<std::size_t, stage_count + 1> widths = [] {
     std::array<std::size_t, stage_count + 1> w{};
@@ -152,6 +153,17 @@ class NetworkImpl {
   template <class F>
   void for_each_parameter_tensor(F&& f) const {
     parameters_.for_each_tensor(f);
+  }
+
+  // Calls f(ParameterTensor<T>) for each state tensor (BatchNorm's running statistics), in order.
+  template <class F>
+  void for_each_state_tensor(F&& f) {
+    writable_accesses_.raise();
+    parameters_.for_each_state_tensor(f);
+  }
+  template <class F>
+  void for_each_state_tensor(F&& f) const {
+    parameters_.for_each_state_tensor(f);
   }
 
   // The forward walk: stages First, First + 1, ... on x (stage First - 1's output already in `work`), each

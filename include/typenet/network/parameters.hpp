@@ -51,6 +51,12 @@ constexpr void for_each_index(F&& f) {
 template <class Matrix>
 constexpr std::size_t tensor_size = std::remove_cvref_t<Matrix>::size;
 
+// Values in the tensors a tensors() tuple lists.
+template <class... P, class... M>
+constexpr std::size_t values_in(std::tuple<TensorMember<P, M>...>) {
+  return (std::size_t{0} + ... + M::size);
+}
+
 }  // namespace detail
 
 template <class T, class LayerList>
@@ -65,6 +71,30 @@ class ParameterSet<T, List<Layers...>> {
   using layer_parameters =
       typename detail::parameters_or_none<std::tuple_element_t<I, std::tuple<Layers...>>, T>::type;
 
+ private:
+  struct TensorInfo {
+    std::size_t layer;
+    TensorKind kind;
+  };
+  template <std::size_t I, bool State>
+  static constexpr auto members() {
+    if constexpr (State)
+      return detail::state_tensors_of<layer_parameters<I>>();
+    else
+      return layer_parameters<I>::tensors();
+  }
+  template <bool State, class F, class... Sets>
+  static void zip_members(F&& f, Sets&... sets) {
+    detail::for_each_index<layer_count>([&](auto i) {
+      constexpr std::size_t I = decltype(i)::value;
+      const auto visit = [&](auto member) {
+        f(TensorInfo{I, member.kind}, (sets.template layer<I>().*(member.member))...);
+      };
+      std::apply([&](auto... m) { (visit(m), ...); }, members<I, State>());
+    });
+  }
+
+ public:
   // Zero-filled.
   ParameterSet() = default;
 
@@ -91,32 +121,28 @@ class ParameterSet<T, List<Layers...>> {
   // type and info has .layer and .kind: how the optimizers walk parameters, gradients and moments together.
   template <class F, class... Sets>
   static void zip(F&& f, Sets&... sets) {
-    detail::for_each_index<layer_count>([&](auto i) {
-      constexpr std::size_t I = decltype(i)::value;
-      const auto visit = [&](auto member) {
-        f(TensorInfo{I, member.kind}, (sets.template layer<I>().*(member.member))...);
-      };
-      std::apply([&](auto... members) { (visit(members), ...); }, layer_parameters<I>::tensors());
-    });
+    zip_members<false>(f, sets...);
   }
 
-  // Values in all tensors.
-  static constexpr std::size_t parameter_count = [] {
-    std::size_t count = 0;
-    detail::for_each_index<layer_count>([&](auto i) {
-      using P = layer_parameters<decltype(i)::value>;
-      std::apply(
-          [&](auto... m) { ((count += detail::tensor_size<decltype(std::declval<P&>().*(m.member))>), ...); },
-          P::tensors());
-    });
-    return count;
-  }();
+  // Every state tensor (layers/contract.hpp: state_tensors, BatchNorm's running statistics), in order:
+  // not trained, but saved with the parameters.
+  template <class F>
+  void for_each_state_tensor(F&& f) {
+    zip_members<true>([&](const auto& info, auto& tensor) { f(describe(info, tensor)); }, *this);
+  }
+  template <class F>
+  void for_each_state_tensor(F&& f) const {
+    zip_members<true>([&](const auto& info, const auto& tensor) { f(describe(info, tensor)); }, *this);
+  }
+
+  // Values in all (trainable) tensors, and in all state tensors.
+  static constexpr std::size_t parameter_count =
+      (std::size_t{0} + ... + detail::values_in(detail::parameters_or_none<Layers, T>::type::tensors()));
+  static constexpr std::size_t state_count =
+      (std::size_t{0} + ... +
+       detail::values_in(detail::state_tensors_of<typename detail::parameters_or_none<Layers, T>::type>()));
 
  private:
-  struct TensorInfo {
-    std::size_t layer;
-    TensorKind kind;
-  };
   template <class Tensor>
   static auto describe(const TensorInfo& info, Tensor& tensor) {
     using M = std::remove_cvref_t<Tensor>;

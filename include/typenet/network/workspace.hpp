@@ -39,9 +39,12 @@ class Workspace {
   MatrixView<T, Rows, stage<K>::output_width> gradient(std::size_t rows = Rows) const {
     return {arena_.data() + slot<Rows, 2 * stage_count + 1 + K>(rows), rows};
   }
+  // rows * kept_per_row values, then kept_per_batch.
   template <std::size_t K>
   T* kept(std::size_t rows) const {
-    return stage<K>::kept_per_row == 0 ? nullptr : arena_.data() + offset(rows, stage_count + K);
+    return stage<K>::kept_per_row + stage<K>::kept_per_batch == 0
+               ? nullptr
+               : arena_.data() + offset(rows, stage_count + K);
   }
   // The scratch of the stage that runs now (null when no stage asks for one).
   T* scratch() const { return scratch_values == 0 ? nullptr : arena_.data(); }
@@ -58,6 +61,15 @@ class Workspace {
             stage<K>::output_width...};
   }
   static constexpr auto widths = slot_widths(std::make_index_sequence<stage_count>{});
+  // Values of a slot whatever the row count: the kept_per_batch of the kept slots.
+  template <std::size_t... K>
+  static constexpr std::array<std::size_t, 3 * stage_count + 1> slot_extras(std::index_sequence<K...>) {
+    std::array<std::size_t, 3 * stage_count + 1> extras{};
+    const std::array<std::size_t, stage_count> per_batch = {stage<K>::kept_per_batch...};
+    for (std::size_t k = 0; k < stage_count; ++k) extras[stage_count + k] = per_batch[k];
+    return extras;
+  }
+  static constexpr auto extras = slot_extras(std::make_index_sequence<stage_count>{});
 
   template <std::size_t... K>
   static constexpr std::size_t largest_scratch(std::index_sequence<K...>) {
@@ -70,7 +82,7 @@ class Workspace {
   // Where slot `slot` starts for `rows` rows: every slot starts on a cache line.
   static constexpr std::size_t offset(std::size_t rows, std::size_t slot) {
     std::size_t total = Arena<T>::round_up(scratch_values);
-    for (std::size_t i = 0; i < slot; ++i) total += Arena<T>::round_up(rows * widths[i]);
+    for (std::size_t i = 0; i < slot; ++i) total += Arena<T>::round_up(rows * widths[i] + extras[i]);
     return total;
   }
 

@@ -49,6 +49,13 @@ concept has_fused_sgd_and_forward = requires(parameters_of<typename S::layer, T>
   S::layer::sgd_then_forward(in, g, p, T(1), in, out, kernels::Activation::identity);
 };
 
+// Does stage S's layer update a state in training (layers/contract.hpp: update_state)?
+template <class S, class T, std::size_t B>
+concept updates_state = requires(parameters_of<typename S::layer, T>& p,
+                                 MatrixView<const T, B, S::input_width> in, const LayerContext<T>& ctx) {
+  S::layer::update_state(p, in, ctx);
+};
+
 // What the finite check names: one function per stage type, shared by every batch size.
 template <class S>
 std::string describe_output(std::size_t) {
@@ -173,6 +180,9 @@ class Backprop {
 
   // Opt-in: throw NonFiniteError at the first NaN or Inf in an output, the loss or a gradient.
   void set_finite_check(bool on) { check_finite_ = on; }
+  // Whether a walk updates the layers' state (BatchNorm's running statistics): a trainer's steps do, the
+  // gradient check and compute_gradients do not.
+  void set_updates_state(bool on) { updates_state_ = on; }
   // The seed of the random layers' choices (TrainerOptions::seed).
   void set_random_seed(std::uint64_t seed) { random_seed_ = seed; }
   bool checks_finite() const { return check_finite_; }
@@ -211,6 +221,7 @@ class Backprop {
     } else {
       std::as_const(net).template forward<B, 0>(x, work_, pool_, true, step_seed_);
     }
+    if (updates_state_) update_states<B>(net, x);
     const T loss = loss_and_gradient<B>(targets, x_rows_);
     if (check_finite_) require_finite_forward<B>(loss);
     for_each_index<stage_count, true>([&](auto k) {
@@ -245,6 +256,24 @@ class Backprop {
       if constexpr (in_act != kernels::Activation::identity)
         kernels::activation_backward(in.data(), d_in.data(), d_in.data(), d_in.size(), in_act);
     }
+  }
+
+  // After the forward pass: each stage that keeps a state updates it from what its pass kept.
+  template <std::size_t B>
+  void update_states(Net& net, MatrixView<const T, B, Net::input_width> x) {
+    for_each_index<stage_count>([&](auto k) {
+      constexpr std::size_t K = decltype(k)::value;
+      using S = stage<K>;
+      if constexpr (updates_state<S, T, B>) {
+        auto& parameters = net.template layer<S::position>();
+        if constexpr (K == 0)
+          S::layer::update_state(parameters, x, context<K>(x_rows_));
+        else
+          S::layer::update_state(
+              parameters, MatrixView<const T, B, S::input_width>(work_.template output<B, K - 1>(x_rows_)),
+              context<K>(x_rows_));
+      }
+    });
   }
 
   template <std::size_t B>
@@ -283,6 +312,7 @@ class Backprop {
   std::uint64_t random_seed_ = 0, step_seed_ = 0;
   std::size_t x_rows_ = 0;  // the rows of the batch being run
   bool check_finite_ = false;
+  bool updates_state_ = false;
   kernels::ThreadPool* pool_ = nullptr;
 };
 

@@ -52,6 +52,7 @@ class Trainer {
     backprop_.reserve_rows(options.reserve_rows);
     backprop_.set_finite_check(options.check_finite);
     backprop_.set_random_seed(options.seed);
+    backprop_.set_updates_state(true);
     if (options.threads > 1) {
       pool_ = std::make_unique<kernels::ThreadPool>(options.threads);
       backprop_.set_thread_pool(pool_.get());
