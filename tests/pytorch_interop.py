@@ -2,8 +2,8 @@
 """The PyTorch side of typenet's safetensors tests (tests/test_pytorch_interop.cpp), run by CTest.
 
   export DIR   trains in PyTorch the 784-256-128-10 sigmoid MLP (a Sequential, and the same weights in a
-               module with named layers fc1, fc2, fc3) and LeNet-5 a few hundred Adam steps each on
-               Fashion-MNIST, and writes DIR/torch_<net>.safetensors with its own small writer (Debian has
+               module with named layers fc1, fc2, fc3), LeNet-5, an MLP with BatchNorm1d and a CNN with
+               BatchNorm2d a few hundred Adam steps each on Fashion-MNIST, and writes DIR/torch_<net>.safetensors with its own small writer (Debian has
                no python3-safetensors) and DIR/torch_<net>.probabilities: softmax outputs on the first
                1,000 test images, float32 little-endian, 1,000 x 10, and DIR/torch_<net>.accuracy.
   check DIR    reads DIR/typenet_<net>.safetensors (what typenet trained and saved) into the same PyTorch
@@ -53,7 +53,7 @@ def load(data_dir, split):
 
 def shaped(name, x):
     """Images as each net takes them: rows of 784 for the MLP, N x 1 x 28 x 28 for LeNet."""
-    return x.reshape(len(x), 784) if name == "mlp" else x.reshape(len(x), 1, 28, 28)
+    return x.reshape(len(x), 784) if name.startswith("mlp") else x.reshape(len(x), 1, 28, 28)
 
 
 def mlp():
@@ -79,11 +79,26 @@ def lenet():
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
 
 
+def mlp_bn():
+    return nn.Sequential(nn.Linear(784, 128), nn.BatchNorm1d(128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def cnn_bn():
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(6 * 14 * 14, 10))
+
+
+NETS = (("mlp", mlp), ("lenet", lenet), ("mlp_bn", mlp_bn), ("cnn_bn", cnn_bn))
+
+
 def write_safetensors(path, tensors, metadata):
     header, blobs, offset = {"__metadata__": metadata}, [], 0
     for name, value in tensors.items():
-        blob = np.ascontiguousarray(value.detach().numpy(), dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(value.shape), "data_offsets": [offset, offset + len(blob)]}
+        # BatchNorm's num_batches_tracked is an int64 counter; everything else float32.
+        integer = value.dtype == torch.int64
+        blob = np.ascontiguousarray(value.detach().numpy(), dtype="<i8" if integer else "<f4").tobytes()
+        header[name] = {"dtype": "I64" if integer else "F32", "shape": list(value.shape),
+                        "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
         offset += len(blob)
     text = json.dumps(header).encode()
@@ -132,7 +147,7 @@ def export(args):
     x, y = load(args.data, "train")
     test_x, test_y = load(args.data, "t10k")
     test_x, test_y = test_x[:TEST_IMAGES], test_y[:TEST_IMAGES]
-    for name, make in (("mlp", mlp), ("lenet", lenet)):
+    for name, make in NETS:
         torch.manual_seed(args.seed)
         net = make()
         loss = train(net, shaped(name, x), y, args.steps, args.seed)
@@ -160,7 +175,7 @@ def check(args):
     test_x, test_y = load(args.data, "t10k")
     test_x = test_x[:TEST_IMAGES]
     failed = False
-    for name, make in (("mlp", mlp), ("lenet", lenet)):
+    for name, make in NETS:
         net = make()
         state = read_safetensors(os.path.join(args.dir, f"typenet_{name}.safetensors"))
         net.load_state_dict(state, strict=True)  # every name and shape, or an error

@@ -8,12 +8,14 @@
 #include <cstring>
 #include <exception>
 #include <span>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "support.hpp"
 #include "typenet/distributed/data_parallel.hpp"
 #include "typenet/layers/activations.hpp"
+#include "typenet/layers/batch_norm.hpp"
 #include "typenet/layers/dense.hpp"
 #include "typenet/layers/losses.hpp"
 #include "typenet/network/network.hpp"
@@ -150,6 +152,25 @@ TEST_CASE("three threads as processes: identical weights, those of one process, 
     CHECK(samples[r] == 2 * 65);
     CHECK(differences[r] < 1e-6);
   }
+}
+
+TEST_CASE("with BatchNorm every process ends with rank 0's running statistics", "[data_parallel]") {
+  using BnNet = Network<Dense<12, 8>, BatchNorm<8>, Sigmoid, Dense<8, 3>, SoftmaxCrossEntropy>;
+  const Dataset data = toy_data(65);
+  ThreadTeam team(3);
+  std::vector<std::vector<float>> means(3);
+  team.run([&](ThreadTeam::Member& member) {
+    BnNet net{HeNormal{.seed = 4}};
+    DataParallelTrainer trainer(net, SGD{.learning_rate = 0.2}, member);
+    train_epoch_data_parallel<16>(trainer, data, 2, 0);
+    // Each process normalised its own shard, yet all hold the same state (and weights) afterwards.
+    if (!same_parameters_everywhere(net, member)) throw std::runtime_error("the parameters or state differ");
+    const auto& mean = net.layer<1>().running_mean;
+    means[member.rank()].assign(mean.data(), mean.data() + 8);
+  });
+  CHECK(means[0] != std::vector<float>(8, 0.0f));
+  CHECK(means[1] == means[0]);
+  CHECK(means[2] == means[0]);
 }
 
 TEST_CASE("threads that built different networks all stop with the error", "[data_parallel]") {

@@ -182,6 +182,9 @@ TEST_CASE("Trainer::step allocates nothing after construction", "[allocation]") 
   using WithDropout = Network<Dense<32, 64>, ReLU, Dropout<20>, Dense<64, 10>, SoftmaxCrossEntropy>;
   CHECK(allocations_in_steps<WithDropout>(SGD{.learning_rate = 0.01}, x, labels) == 0);
   CHECK(allocations_in_steps<WithDropout>(Adam{}, x, labels) == 0);
+  using WithBatchNorm = Network<Dense<32, 64>, BatchNorm<64>, ReLU, Dense<64, 10>, SoftmaxCrossEntropy>;
+  CHECK(allocations_in_steps<WithBatchNorm>(SGD{.learning_rate = 0.01}, x, labels) == 0);
+  CHECK(allocations_in_steps<WithBatchNorm>(AdamW{}, x, labels) == 0);
 }
 
 TEST_CASE("A LeNet-5 training step allocates nothing at batch 1 and 32 (the im2col scratch included)",
@@ -194,6 +197,10 @@ TEST_CASE("A LeNet-5 training step allocates nothing at batch 1 and 32 (the im2c
   const auto x1 = random_matrix<float, 1, 784>(7);
   CHECK(allocations_in_steps<LeNet>(SGD{.learning_rate = 0.01}, x1, Labels<1>{3}) == 0);
   CHECK(allocations_in_steps<LeNet>(Adam{.learning_rate = 1e-3}, x1, Labels<1>{3}) == 0);
+  using LeNetBatchNorm = Network<Input<1, 28, 28>, Conv2D<1, 6, 5, 1, 2>, BatchNorm<6>, ReLU, MaxPool2D<2>,
+                                 Conv2D<6, 16, 5>, BatchNorm<16>, ReLU, MaxPool2D<2>, Flatten,
+                                 Dense<400, 120>, ReLU, Dense<120, 10>, SoftmaxCrossEntropy>;
+  CHECK(allocations_in_steps<LeNetBatchNorm>(Adam{.learning_rate = 1e-3}, x32, labels) == 0);
 }
 
 TEST_CASE("Trainer::step on a batch whose size is known at run time allocates nothing", "[allocation]") {

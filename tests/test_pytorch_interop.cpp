@@ -20,6 +20,7 @@
 #include "typenet/io/idx.hpp"
 #include "typenet/io/safetensors.hpp"
 #include "typenet/layers/activations.hpp"
+#include "typenet/layers/batch_norm.hpp"
 #include "typenet/layers/conv2d.hpp"
 #include "typenet/layers/dense.hpp"
 #include "typenet/layers/flatten.hpp"
@@ -40,6 +41,12 @@ using test::Mlp;
 using LeNet =
     Network<Input<1, 28, 28>, Conv2D<1, 6, 5, 1, 2>, ReLU, MaxPool2D<2>, Conv2D<6, 16, 5>, ReLU, MaxPool2D<2>,
             Flatten, Dense<400, 120>, ReLU, Dense<120, 84>, ReLU, Dense<84, 10>, SoftmaxCrossEntropy>;
+
+// PyTorch's Sequential(Linear, BatchNorm1d, ReLU, Linear) and Sequential(Conv2d, BatchNorm2d, ReLU,
+// MaxPool2d, Flatten, Linear): tensors 0.*, 1.weight/bias/running_mean/running_var, 3.* and 0.*, 1.*, 5.*.
+using MlpBatchNorm = Network<Dense<784, 128>, BatchNorm<128>, ReLU, Dense<128, 10>, SoftmaxCrossEntropy>;
+using CnnBatchNorm = Network<Input<1, 28, 28>, Conv2D<1, 6, 5, 1, 2>, BatchNorm<6>, ReLU, MaxPool2D<2>,
+                             Flatten, Dense<1176, 10>, SoftmaxCrossEntropy>;
 
 constexpr std::size_t test_images = 1000, classes = 10, block = 100;
 constexpr double tolerance = 1e-5;  // max abs difference of a probability
@@ -141,6 +148,19 @@ TEST_CASE("PyTorch's LeNet-5 predicts in typenet what it predicts in PyTorch", "
   check_matches(probabilities(net), read_floats(interop_dir() / "torch_lenet.probabilities"));
 }
 
+TEST_CASE("PyTorch's BatchNorm1d and BatchNorm2d nets predict in typenet what they predict in PyTorch",
+          "[.][pytorch][load]") {
+  // Their running statistics are read (num_batches_tracked, an int64 counter, is accepted and ignored), and
+  // inference normalises with them, with PyTorch's eps.
+  MlpBatchNorm mlp{HeNormal{.seed = 1}};
+  load_safetensors(mlp, interop_dir() / "torch_mlp_bn.safetensors");
+  CHECK(mlp.layer<1>().running_variance(0, 0) != 1.0f);
+  check_matches(probabilities(mlp), read_floats(interop_dir() / "torch_mlp_bn.probabilities"));
+  CnnBatchNorm cnn{HeNormal{.seed = 1}};
+  load_safetensors(cnn, interop_dir() / "torch_cnn_bn.safetensors");
+  check_matches(probabilities(cnn), read_floats(interop_dir() / "torch_cnn_bn.probabilities"));
+}
+
 TEST_CASE("a PyTorch file for the other network is refused, naming the tensor and both shapes",
           "[.][pytorch][load]") {
   Mlp net{HeNormal{.seed = 1}};
@@ -157,4 +177,9 @@ TEST_CASE("typenet trains the MLP and saves it for PyTorch", "[.][pytorch][save]
 
 TEST_CASE("typenet trains LeNet-5 and saves it for PyTorch", "[.][pytorch][save]") {
   train_and_save<LeNet>("lenet", Adam{.learning_rate = 1e-3});
+}
+
+TEST_CASE("typenet trains the BatchNorm nets and saves them for PyTorch", "[.][pytorch][save]") {
+  train_and_save<MlpBatchNorm>("mlp_bn", Adam{.learning_rate = 1e-3});
+  train_and_save<CnnBatchNorm>("cnn_bn", Adam{.learning_rate = 1e-3});
 }

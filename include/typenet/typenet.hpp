@@ -14,6 +14,7 @@
 #include "typenet/io/safetensors.hpp"
 #include "typenet/io/svg_plot.hpp"
 #include "typenet/layers/activations.hpp"
+#include "typenet/layers/batch_norm.hpp"
 #include "typenet/layers/conv2d.hpp"
 #include "typenet/layers/dense.hpp"
 #include "typenet/layers/dropout.hpp"

@@ -22,7 +22,9 @@
 //   allreduce sums them in rank order; dividing by the global row count gives what one process would
 //   compute on the whole batch, up to float summation order; then the same optimizer update everywhere.
 //   The sum is bit-identical on every process (MpiCommunicator), so the weights stay identical:
-//   same_parameters_everywhere() checks it.
+//   same_parameters_everywhere() checks it. A layer that keeps state normalises with its own shard's
+//   statistics, and after each step every process takes rank 0's state (BatchNorm's running statistics),
+//   as PyTorch's DistributedDataParallel does with broadcast_buffers.
 // - Evaluation (accuracy, confusion_matrix with a communicator) splits the data set across the processes
 //   and sums the counts.
 #pragma once
@@ -145,9 +147,29 @@ class DataParallelTrainer {
       for (T& g : tensor.values) g = buffer_.data()[at++] * scale;
     });
     trainer_.update();
+    if constexpr (Net::state_count > 0) broadcast_state();
     return buffer_.data()[at] * scale;
   }
 
+ private:
+  // Rank 0's state tensors on every process (through the gradient buffer, free after the update).
+  void broadcast_state() {
+    static_assert(Net::state_count <= buffer_size, "a state larger than the parameters");
+    Net& net = trainer_.network();
+    std::size_t at = 0;
+    net.for_each_state_tensor([&](auto tensor) {
+      std::copy(tensor.values.begin(), tensor.values.end(), buffer_.data() + at);
+      at += tensor.values.size();
+    });
+    comm_.broadcast(std::as_writable_bytes(std::span(buffer_.data(), Net::state_count)), 0);
+    at = 0;
+    net.for_each_state_tensor([&](auto tensor) {
+      std::copy_n(buffer_.data() + at, tensor.values.size(), tensor.values.begin());
+      at += tensor.values.size();
+    });
+  }
+
+ public:
   // The probabilities of this process's shard in the last step (valid until the next one).
   MatrixView<const T, dynamic_rows, Net::output_width> last_outputs(std::size_t rows) {
     return trainer_.template last_outputs<dynamic_rows>(rows);
@@ -255,14 +277,16 @@ double accuracy(const Net& net, const Dataset& data, Comm& comm) {
   return confusion_matrix(net, data, comm).accuracy();
 }
 
-// Whether every process holds rank 0's parameters bit for bit (a checksum exchange): collective.
+// Whether every process holds rank 0's parameters (and state) bit for bit (a checksum exchange): collective.
 template <class Net, Communicator Comm>
 bool same_parameters_everywhere(const Net& net, Comm& comm) {
   std::uint64_t hash = 1469598103934665603ull;  // FNV-1a over the parameters' bytes
-  net.for_each_parameter_tensor([&](auto tensor) {
+  const auto add = [&](auto tensor) {
     for (const std::byte b : std::as_bytes(tensor.values))
       hash = (hash ^ std::uint64_t(b)) * 1099511628211ull;
-  });
+  };
+  net.for_each_parameter_tensor(add);
+  net.for_each_state_tensor(add);
   std::uint64_t root = hash;
   comm.broadcast(std::as_writable_bytes(std::span(&root, 1)), 0);
   double differing = root == hash ? 0 : 1;
