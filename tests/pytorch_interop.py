@@ -2,8 +2,8 @@
 """The PyTorch side of typenet's safetensors tests (tests/test_pytorch_interop.cpp), run by CTest.
 
   export DIR   trains in PyTorch the 784-256-128-10 sigmoid MLP (a Sequential, and the same weights in a
-               module with named layers fc1, fc2, fc3), LeNet-5, an MLP with BatchNorm1d and a CNN with
-               BatchNorm2d a few hundred Adam steps each on Fashion-MNIST, and writes DIR/torch_<net>.safetensors with its own small writer (Debian has
+               module with named layers fc1, fc2, fc3), LeNet-5, an MLP with BatchNorm1d, a CNN with
+               BatchNorm2d and an MLP with a residual block a few hundred Adam steps each on Fashion-MNIST, and writes DIR/torch_<net>.safetensors with its own small writer (Debian has
                no python3-safetensors) and DIR/torch_<net>.probabilities: softmax outputs on the first
                1,000 test images, float32 little-endian, 1,000 x 10, and DIR/torch_<net>.accuracy.
   check DIR    reads DIR/typenet_<net>.safetensors (what typenet trained and saved) into the same PyTorch
@@ -88,7 +88,20 @@ def cnn_bn():
                          nn.Flatten(), nn.Linear(6 * 14 * 14, 10))
 
 
-NETS = (("mlp", mlp), ("lenet", lenet), ("mlp_bn", mlp_bn), ("cnn_bn", cnn_bn))
+class Residual(nn.Sequential):
+    """typenet's Residual<Layers...>: x + the layers' output. Its tensors are named 2.0.weight, 2.1.bias, ..."""
+
+    def forward(self, x):
+        return x + super().forward(x)
+
+
+def mlp_residual():
+    return nn.Sequential(nn.Linear(784, 128), nn.ReLU(),
+                         Residual(nn.Linear(128, 128), nn.BatchNorm1d(128), nn.ReLU(), nn.Linear(128, 128)),
+                         nn.ReLU(), nn.Linear(128, 10))
+
+
+NETS = (("mlp", mlp), ("lenet", lenet), ("mlp_bn", mlp_bn), ("cnn_bn", cnn_bn), ("mlp_residual", mlp_residual))
 
 
 def write_safetensors(path, tensors, metadata):

@@ -185,6 +185,11 @@ TEST_CASE("Trainer::step allocates nothing after construction", "[allocation]") 
   using WithBatchNorm = Network<Dense<32, 64>, BatchNorm<64>, ReLU, Dense<64, 10>, SoftmaxCrossEntropy>;
   CHECK(allocations_in_steps<WithBatchNorm>(SGD{.learning_rate = 0.01}, x, labels) == 0);
   CHECK(allocations_in_steps<WithBatchNorm>(AdamW{}, x, labels) == 0);
+  using WithResidual =
+      Network<Dense<32, 64>, ReLU, Residual<Dense<64, 64>, BatchNorm<64>, ReLU, Dense<64, 64>>, ReLU,
+              Dense<64, 10>, SoftmaxCrossEntropy>;
+  CHECK(allocations_in_steps<WithResidual>(SGD{.learning_rate = 0.01}, x, labels) == 0);
+  CHECK(allocations_in_steps<WithResidual>(Adam{}, x, labels) == 0);
 }
 
 TEST_CASE("A LeNet-5 training step allocates nothing at batch 1 and 32 (the im2col scratch included)",

@@ -28,6 +28,7 @@
 #include "typenet/layers/losses.hpp"
 #include "typenet/layers/max_pool2d.hpp"
 #include "typenet/network/network.hpp"
+#include "typenet/network/residual.hpp"
 #include "typenet/train/epoch.hpp"
 #include "typenet/train/optimizers.hpp"
 #include "typenet/train/trainer.hpp"
@@ -47,6 +48,11 @@ using LeNet =
 using MlpBatchNorm = Network<Dense<784, 128>, BatchNorm<128>, ReLU, Dense<128, 10>, SoftmaxCrossEntropy>;
 using CnnBatchNorm = Network<Input<1, 28, 28>, Conv2D<1, 6, 5, 1, 2>, BatchNorm<6>, ReLU, MaxPool2D<2>,
                              Flatten, Dense<1176, 10>, SoftmaxCrossEntropy>;
+// A Sequential(Linear, ReLU, Residual(Linear, BatchNorm1d, ReLU, Linear), ReLU, Linear), where Residual
+// subclasses nn.Sequential and returns x + super().forward(x): tensors 0.*, 2.0.*, 2.1.*, 2.3.*, 4.*.
+using MlpResidual =
+    Network<Dense<784, 128>, ReLU, Residual<Dense<128, 128>, BatchNorm<128>, ReLU, Dense<128, 128>>, ReLU,
+            Dense<128, 10>, SoftmaxCrossEntropy>;
 
 constexpr std::size_t test_images = 1000, classes = 10, block = 100;
 constexpr double tolerance = 1e-5;  // max abs difference of a probability
@@ -161,6 +167,13 @@ TEST_CASE("PyTorch's BatchNorm1d and BatchNorm2d nets predict in typenet what th
   check_matches(probabilities(cnn), read_floats(interop_dir() / "torch_cnn_bn.probabilities"));
 }
 
+TEST_CASE("PyTorch's net with a residual block predicts in typenet what it predicts in PyTorch",
+          "[.][pytorch][load]") {
+  MlpResidual net{HeNormal{.seed = 1}};
+  load_safetensors(net, interop_dir() / "torch_mlp_residual.safetensors");
+  check_matches(probabilities(net), read_floats(interop_dir() / "torch_mlp_residual.probabilities"));
+}
+
 TEST_CASE("a PyTorch file for the other network is refused, naming the tensor and both shapes",
           "[.][pytorch][load]") {
   Mlp net{HeNormal{.seed = 1}};
@@ -182,4 +195,8 @@ TEST_CASE("typenet trains LeNet-5 and saves it for PyTorch", "[.][pytorch][save]
 TEST_CASE("typenet trains the BatchNorm nets and saves them for PyTorch", "[.][pytorch][save]") {
   train_and_save<MlpBatchNorm>("mlp_bn", Adam{.learning_rate = 1e-3});
   train_and_save<CnnBatchNorm>("cnn_bn", Adam{.learning_rate = 1e-3});
+}
+
+TEST_CASE("typenet trains the net with a residual block and saves it for PyTorch", "[.][pytorch][save]") {
+  train_and_save<MlpResidual>("mlp_residual", Adam{.learning_rate = 1e-3});
 }

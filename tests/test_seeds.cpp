@@ -127,7 +127,7 @@ HandResult seed001_backward() {
 
   HandResult r{};
   detail::Backprop<HandNet> backprop;
-  auto store = backprop.store_gradients<1>(r.gradients);
+  auto store = backprop.store_gradients<1>(net, r.gradients);
   r.loss = backprop.run(net, std::as_const(x).view(), y, [&](auto k, auto in, auto g) {
     constexpr std::size_t K = decltype(k)::value;
     store(k, in, g);

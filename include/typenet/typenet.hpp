@@ -23,6 +23,7 @@
 #include "typenet/layers/losses.hpp"
 #include "typenet/layers/max_pool2d.hpp"
 #include "typenet/network/network.hpp"
+#include "typenet/network/residual.hpp"
 #include "typenet/train/epoch.hpp"
 #include "typenet/train/evaluate.hpp"
 #include "typenet/train/optimizers.hpp"

@@ -69,6 +69,20 @@ std::string batch_shape_text(std::size_t batch) {
 
 // How a layer computes a parameter's gradient and its input's, in the seed's notation where it says
 // (layers/contract.hpp: gradient_text, input_gradient_text), else in words.
+// The table's name of a parameter's gradient: grad_W3, grad_b3, grad_gamma2 (BatchNorm's scale).
+inline const char* gradient_name(TensorKind kind) {
+  switch (kind) {
+    case TensorKind::weights:
+      return "grad_W";
+    case TensorKind::scale:
+      return "grad_gamma";
+    case TensorKind::shift:
+      return "grad_beta";
+    default:
+      return "grad_b";
+  }
+}
+
 template <class L>
 std::string gradient_text(TensorKind kind, const std::string& input, const std::string& z) {
   if constexpr (requires { L::gradient_text(kind, input, z); })
@@ -159,10 +173,9 @@ std::vector<DimensionFlowRow> dimension_flow() {
     using P = typename Net::Parameters::template layer_parameters<p>;
     std::apply(
         [&](auto... tensor) {
-          (rows.push_back(
-               {detail::concat({tensor.kind == TensorKind::weights ? "grad_W" : "grad_b", n}),
-                tensor_shape_text<std::remove_cvref_t<decltype(std::declval<P&>().*(tensor.member))>>(),
-                detail::gradient_text<L>(tensor.kind, input, z), p}),
+          (rows.push_back({detail::concat({detail::gradient_name(tensor.kind), n}),
+                           tensor_shape_text<detail::member_matrix_t<P, decltype(tensor)>>(),
+                           detail::gradient_text<L>(tensor.kind, input, z), p}),
            ...);
         },
         P::tensors());

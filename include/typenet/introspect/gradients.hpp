@@ -31,7 +31,7 @@ NetworkGradients<Net> compute_gradients(Net& net, const Matrix<U, B, Width>& x, 
   if constexpr (detail::step_arguments_fit<Net, U, B, Width, Targets>()) {
     detail::Backprop<Net> backprop;
     result.loss =
-        backprop.run(net, x.view(), targets, backprop.template store_gradients<B>(result.parameters));
+        backprop.run(net, x.view(), targets, backprop.template store_gradients<B>(net, result.parameters));
     result.z_norms = backprop.gradient_norms();
   }
   return result;

@@ -99,18 +99,10 @@ struct ModelRecords {
       constexpr std::size_t I = decltype(i)::value;
       using Received = typename Net::plan::template received<I>;
       using P = typename Net::Parameters::template layer_parameters<I>;
-      const auto count = [](auto members) {
-        return std::apply(
-            [](auto... m) {
-              return (std::uint64_t{0} + ... +
-                      std::uint64_t{std::remove_cvref_t<decltype(std::declval<P&>().*(m.member))>::size});
-            },
-            members);
-      };
       layers.push_back({Net::plan::layer_name(I),
                         {Received::dims.begin(), Received::dims.end()},
-                        count(P::tensors()),
-                        count(state_tensors_of<P>())});
+                        values_in<P>(P::tensors()),
+                        values_in<P>(state_tensors_of<P>())});
     });
     return layers;
   }

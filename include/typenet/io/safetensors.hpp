@@ -34,6 +34,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <vector>
@@ -105,19 +106,6 @@ std::vector<std::string> module_names(const SafetensorsOptions& options) {
   return names;
 }
 
-// What a load ignores: num_batches_tracked of every layer with state.
-template <class Net>
-std::vector<std::string> tolerated_tensors(const SafetensorsOptions& options) {
-  const std::vector<std::string> modules = module_names<Net>(options);
-  std::vector<std::string> names;
-  for_each_index<Net::layer_count>([&](auto i) {
-    using P = typename Net::Parameters::template layer_parameters<decltype(i)::value>;
-    if constexpr (std::tuple_size_v < decltype(state_tensors_of<P>()) >> 0)
-      names.push_back(modules[decltype(i)::value] + ".num_batches_tracked");
-  });
-  return names;
-}
-
 // Net's tensors in for_each_parameter_tensor order, then its state tensors in for_each_state_tensor order,
 // named as `options` says.
 template <class Net>
@@ -131,8 +119,8 @@ std::vector<ExchangeTensor> exchange_tensors(const SafetensorsOptions& options) 
     using P = typename Net::Parameters::template layer_parameters<I>;
     const std::string& module = modules[I];
     const auto add = [&](auto member) {
-      using M = std::remove_cvref_t<decltype(std::declval<P&>().*(member.member))>;
-      const ExchangeLayout layout = detail::exchange_layout<Layer, M::rows, M::cols>(member.kind);
+      using M = member_matrix_t<P, decltype(member)>;
+      const ExchangeLayout layout = detail::member_exchange_layout<Layer, M>(member);
       std::size_t values = 1;
       for (std::size_t d = 0; d < layout.rank; ++d) values *= layout.dims[d];
       // A layer's own declaration, checked once here rather than trusted with the file's bytes.
@@ -141,8 +129,8 @@ std::vector<ExchangeTensor> exchange_tensors(const SafetensorsOptions& options) 
         throw SafetensorsError(Net::plan::layer_name(I) + "::exchange_layout(" + to_string(member.kind) +
                                ") does not describe its " + std::to_string(M::rows) + " x " +
                                std::to_string(M::cols) + " tensor");
-      tensors.push_back(
-          {module + "." + exchange_name(member.kind), I, Net::plan::layer_name(I), layout, M::rows, M::cols});
+      tensors.push_back({module + "." + member_exchange_prefix(member) + exchange_name(member.kind), I,
+                         Net::plan::layer_name(I), layout, M::rows, M::cols});
       has_parameters[I] = true;
     };
     if constexpr (decltype(state)::value)
@@ -169,6 +157,16 @@ std::vector<ExchangeTensor> exchange_tensors(const SafetensorsOptions& options) 
                                std::to_string(tensors[a].layer) + " and " + std::to_string(tensors[b].layer) +
                                " would both hold " + tensors[a].name);
   return tensors;
+}
+
+// What a load ignores: the num_batches_tracked beside every running_mean (BatchNorm's, in a block too).
+inline std::vector<std::string> tolerated_tensors(const std::vector<ExchangeTensor>& expected) {
+  static constexpr std::string_view mean = "running_mean";
+  std::vector<std::string> names;
+  for (const ExchangeTensor& e : expected)
+    if (e.name.size() >= mean.size() && e.name.compare(e.name.size() - mean.size(), mean.size(), mean) == 0)
+      names.push_back(e.name.substr(0, e.name.size() - mean.size()) + "num_batches_tracked");
+  return names;
 }
 
 }  // namespace detail
@@ -198,7 +196,7 @@ void decode_safetensors(Net& net, std::span<const std::uint8_t> bytes, const std
   std::vector<std::span<T>> into;
   net.for_each_parameter_tensor([&](auto tensor) { into.push_back(tensor.values); });
   net.for_each_state_tensor([&](auto tensor) { into.push_back(tensor.values); });
-  detail::decode_safetensors_into<T>(bytes, name, expected, into, detail::tolerated_tensors<Net>(options),
+  detail::decode_safetensors_into<T>(bytes, name, expected, into, detail::tolerated_tensors(expected),
                                      options.allow_unexpected);
 }
 

@@ -41,12 +41,12 @@ template <class LayerIndex, class Layer, class PreviousLayerOutputs>
 struct batch_norm_channels_fit {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t C, std::size_t First, std::size_t... Rest>
-struct batch_norm_channels_fit<layer_index<I>, BatchNorm<C>, previous_layer_outputs<First, Rest...>> {
+template <class Index, std::size_t C, std::size_t First, std::size_t... Rest>
+struct batch_norm_channels_fit<Index, BatchNorm<C>, previous_layer_outputs<First, Rest...>> {
   static constexpr bool value = C == First;
 };
-template <std::size_t I, std::size_t C, class Image, std::size_t Values>
-struct batch_norm_channels_fit<layer_index<I>, BatchNorm<C>, flattened<Image, Values>> {
+template <class Index, std::size_t C, class Image, std::size_t Values>
+struct batch_norm_channels_fit<Index, BatchNorm<C>, flattened<Image, Values>> {
   static constexpr bool value = C == Values;
 };
 

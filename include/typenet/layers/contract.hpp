@@ -77,7 +77,11 @@
 //                                                    written through that activation's output `in`
 //                                                    (sigmoid in(1 - in), ReLU [in > 0]); otherwise the
 //                                                    network does that in a pass of its own.
-//   backward_params(in, d_out, grads, ctx)           grads = dL/d(params) (with parameters only)
+//   backward_params(in, d_out, grads, ctx)           grads = dL/d(params) (with parameters only); or
+//   backward_params(params, in, d_out, grads, ctx)   this form, for a layer that needs its parameters
+//                                                    there (a Residual block runs its layers' backward
+//                                                    passes in it when it is the network's first stage,
+//                                                    whose backward_input the network does not call)
 //   update_state(params, in, ctx)                    with state_tensors only: a training step's update of
 //                                                    the state (params: `Parameters<T>&`), called by the
 //                                                    trainer after the step's forward pass of the layer,
@@ -117,6 +121,8 @@
 #include <cstdint>
 #include <string>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "typenet/core/matrix_view.hpp"
 #include "typenet/core/shape.hpp"
@@ -171,11 +177,15 @@ struct ExchangeLayout {
   bool transposed = false;
 };
 
-// One entry of Parameters::tensors(): a kind and the member that holds the tensor.
+// One entry of Parameters::tensors(): a kind and the member that holds the tensor. The core reaches the
+// tensor through of(parameters), so an entry may also reach into nested parameters (Residual's blocks: such
+// an entry also declares exchange_prefix() and exchange_layout(), see network/residual.hpp).
 template <class P, class M>
 struct TensorMember {
   TensorKind kind;
   M P::*member;
+  constexpr M& of(P& p) const { return p.*member; }
+  constexpr const M& of(const P& p) const { return p.*member; }
 };
 template <class P, class M>
 constexpr TensorMember<P, M> tensor(TensorKind kind, M P::*member) {
@@ -225,6 +235,9 @@ constexpr std::uint64_t stage_random_seed(std::uint64_t step_seed, std::size_t s
 // Tags that name the layer and what it receives in the compiler's messages.
 template <std::size_t Index>
 struct layer_index {};
+// Layer I inside the block (Residual) at position Block (a layer_index, or a layer_in_block when nested).
+template <class Block, std::size_t I>
+struct layer_in_block {};
 template <std::size_t... Dims>
 struct previous_layer_outputs {};
 // What a layer after Flatten receives: the image (previous_layer_outputs<C, H, W>) as Values = C*H*W.
@@ -294,6 +307,17 @@ constexpr std::size_t scratch_size() {
     return 0;
 }
 
+// The Matrix type an entry of P's tensors() reaches.
+template <class P, class Member>
+using member_matrix_t = std::remove_cvref_t<decltype(std::declval<const Member&>().of(std::declval<P&>()))>;
+
+// Values in the tensors a tensors() (or state_tensors()) tuple of P lists.
+template <class P, class Members>
+constexpr std::size_t values_in(Members members) {
+  return std::apply([](auto... m) { return (std::size_t{0} + ... + member_matrix_t<P, decltype(m)>::size); },
+                    members);
+}
+
 template <class L>
 constexpr std::size_t kept_per_batch() {
   if constexpr (requires { L::kept_per_batch; })
@@ -350,8 +374,36 @@ concept computes_on = has_parameters<L, T> &&
   requires(fuses_activation<L>() ? requires { L::backward_input(p, d_out, in, d_in, act, ctx); }
                                  : requires { L::backward_input(p, d_out, in, d_in, ctx); });
   requires(std::tuple_size_v<decltype(parameters_of<L, T>::tensors())> == 0 ||
-           requires { L::backward_params(in, d_out, g, ctx); });
+           requires { L::backward_params(in, d_out, g, ctx); } ||
+           requires { L::backward_params(p, in, d_out, g, ctx); });
 };
+
+// A tensors() entry's layout: its own (an entry reaching into a block's layer) or its layer's.
+template <class Layer, class M, class Member>
+constexpr ExchangeLayout member_exchange_layout(const Member& member) {
+  if constexpr (requires { member.exchange_layout(); })
+    return member.exchange_layout();
+  else
+    return exchange_layout<Layer, M::rows, M::cols>(member.kind);
+}
+// What comes between an entry's module name and its tensor name: "" or a block's "2." (network/residual.hpp).
+template <class Member>
+std::string member_exchange_prefix(const Member& member) {
+  if constexpr (requires { member.exchange_prefix(); })
+    return member.exchange_prefix();
+  else
+    return "";
+}
+
+// backward_params as the layer declares it: with its parameters first (a block, which runs its layers'
+// backward passes there) or without.
+template <class L, class P, class In, class DOut, class G, class T>
+void backward_params(const P& params, In in, DOut d_out, G& grads, const LayerContext<T>& ctx) {
+  if constexpr (requires { L::backward_params(params, in, d_out, grads, ctx); })
+    L::backward_params(params, in, d_out, grads, ctx);
+  else
+    L::backward_params(in, d_out, grads, ctx);
+}
 
 template <class L, class R>
 struct fitted {

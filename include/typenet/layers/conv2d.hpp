@@ -30,14 +30,14 @@ template <class LayerIndex, class Layer, class PreviousLayerOutputs>
 struct conv_receives_an_image {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P,
+template <class Index, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P,
           std::size_t... Dims>
-struct conv_receives_an_image<layer_index<I>, Conv2D<C, O, K, S, P>, previous_layer_outputs<Dims...>> {
+struct conv_receives_an_image<Index, Conv2D<C, O, K, S, P>, previous_layer_outputs<Dims...>> {
   static constexpr bool value = sizeof...(Dims) == 3;
 };
-template <std::size_t I, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P,
+template <class Index, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P,
           class Image, std::size_t Values>
-struct conv_receives_an_image<layer_index<I>, Conv2D<C, O, K, S, P>, flattened<Image, Values>> {
+struct conv_receives_an_image<Index, Conv2D<C, O, K, S, P>, flattened<Image, Values>> {
   static constexpr bool value = false;
 };
 
@@ -45,9 +45,9 @@ template <class LayerIndex, class Layer, class PreviousLayerOutputs>
 struct conv_input_channels_fit {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P,
+template <class Index, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P,
           std::size_t Channels, std::size_t H, std::size_t W>
-struct conv_input_channels_fit<layer_index<I>, Conv2D<C, O, K, S, P>,
+struct conv_input_channels_fit<Index, Conv2D<C, O, K, S, P>,
                                previous_layer_outputs<Channels, H, W>> {
   static constexpr bool value = C == Channels || C == 0;  // 0 has its own check
 };
@@ -56,9 +56,9 @@ template <class LayerIndex, class Layer, class PreviousLayerOutputs>
 struct conv_kernel_fits_padded_input {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P,
+template <class Index, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P,
           std::size_t Channels, std::size_t H, std::size_t W>
-struct conv_kernel_fits_padded_input<layer_index<I>, Conv2D<C, O, K, S, P>,
+struct conv_kernel_fits_padded_input<Index, Conv2D<C, O, K, S, P>,
                                      previous_layer_outputs<Channels, H, W>> {
   static constexpr bool value = K <= H + 2 * P && K <= W + 2 * P;
 };
@@ -67,8 +67,8 @@ template <class LayerIndex, class Layer>
 struct conv_stride_is_positive {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P>
-struct conv_stride_is_positive<layer_index<I>, Conv2D<C, O, K, S, P>> {
+template <class Index, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P>
+struct conv_stride_is_positive<Index, Conv2D<C, O, K, S, P>> {
   static constexpr bool value = S != 0;
 };
 
@@ -76,8 +76,8 @@ template <class LayerIndex, class Layer>
 struct conv_sizes_are_positive {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P>
-struct conv_sizes_are_positive<layer_index<I>, Conv2D<C, O, K, S, P>> {
+template <class Index, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P>
+struct conv_sizes_are_positive<Index, Conv2D<C, O, K, S, P>> {
   static constexpr bool value = C != 0 && O != 0 && K != 0;
 };
 

@@ -22,8 +22,8 @@ template <class LayerIndex, class Layer, class PreviousLayerOutputs>
 struct layer_input_fits {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t In, std::size_t Out, std::size_t Width>
-struct layer_input_fits<layer_index<I>, Dense<In, Out>, previous_layer_outputs<Width>> {
+template <class Index, std::size_t In, std::size_t Out, std::size_t Width>
+struct layer_input_fits<Index, Dense<In, Out>, previous_layer_outputs<Width>> {
   static constexpr bool value = In == Width || In == 0;  // width 0 has its own check
 };
 
@@ -32,8 +32,8 @@ template <class LayerIndex, class Layer, class PreviousLayerOutputs>
 struct flattened_image_fits {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t In, std::size_t Out, class Image, std::size_t Values>
-struct flattened_image_fits<layer_index<I>, Dense<In, Out>, flattened<Image, Values>> {
+template <class Index, std::size_t In, std::size_t Out, class Image, std::size_t Values>
+struct flattened_image_fits<Index, Dense<In, Out>, flattened<Image, Values>> {
   static constexpr bool value = In == Values || In == 0;
 };
 
@@ -42,8 +42,8 @@ template <class LayerIndex, class Layer, class PreviousLayerOutputs>
 struct dense_receives_a_vector {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t In, std::size_t Out, std::size_t... Dims>
-struct dense_receives_a_vector<layer_index<I>, Dense<In, Out>, previous_layer_outputs<Dims...>> {
+template <class Index, std::size_t In, std::size_t Out, std::size_t... Dims>
+struct dense_receives_a_vector<Index, Dense<In, Out>, previous_layer_outputs<Dims...>> {
   static constexpr bool value = sizeof...(Dims) == 1;
 };
 
@@ -51,8 +51,8 @@ template <class LayerIndex, class Layer>
 struct layer_widths_are_positive {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t In, std::size_t Out>
-struct layer_widths_are_positive<layer_index<I>, Dense<In, Out>> {
+template <class Index, std::size_t In, std::size_t Out>
+struct layer_widths_are_positive<Index, Dense<In, Out>> {
   static constexpr bool value = In != 0 && Out != 0;
 };
 

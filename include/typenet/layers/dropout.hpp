@@ -28,8 +28,8 @@ template <class LayerIndex, class Layer>
 struct dropout_rate_is_below_one {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t N, std::size_t D>
-struct dropout_rate_is_below_one<layer_index<I>, Dropout<N, D>> {
+template <class Index, std::size_t N, std::size_t D>
+struct dropout_rate_is_below_one<Index, Dropout<N, D>> {
   static constexpr bool value = D > 0 && N < D;
 };
 

@@ -19,12 +19,12 @@ template <class LayerIndex, class Layer, class PreviousLayerOutputs>
 struct pool_receives_an_image {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t K, std::size_t S, std::size_t... Dims>
-struct pool_receives_an_image<layer_index<I>, MaxPool2D<K, S>, previous_layer_outputs<Dims...>> {
+template <class Index, std::size_t K, std::size_t S, std::size_t... Dims>
+struct pool_receives_an_image<Index, MaxPool2D<K, S>, previous_layer_outputs<Dims...>> {
   static constexpr bool value = sizeof...(Dims) == 3;
 };
-template <std::size_t I, std::size_t K, std::size_t S, class Image, std::size_t Values>
-struct pool_receives_an_image<layer_index<I>, MaxPool2D<K, S>, flattened<Image, Values>> {
+template <class Index, std::size_t K, std::size_t S, class Image, std::size_t Values>
+struct pool_receives_an_image<Index, MaxPool2D<K, S>, flattened<Image, Values>> {
   static constexpr bool value = false;
 };
 
@@ -32,8 +32,8 @@ template <class LayerIndex, class Layer, class PreviousLayerOutputs>
 struct pool_window_fits_input {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t K, std::size_t S, std::size_t C, std::size_t H, std::size_t W>
-struct pool_window_fits_input<layer_index<I>, MaxPool2D<K, S>, previous_layer_outputs<C, H, W>> {
+template <class Index, std::size_t K, std::size_t S, std::size_t C, std::size_t H, std::size_t W>
+struct pool_window_fits_input<Index, MaxPool2D<K, S>, previous_layer_outputs<C, H, W>> {
   static constexpr bool value = K <= H && K <= W;
 };
 
@@ -41,8 +41,8 @@ template <class LayerIndex, class Layer>
 struct pool_sizes_are_positive {
   static constexpr bool value = true;
 };
-template <std::size_t I, std::size_t K, std::size_t S>
-struct pool_sizes_are_positive<layer_index<I>, MaxPool2D<K, S>> {
+template <class Index, std::size_t K, std::size_t S>
+struct pool_sizes_are_positive<Index, MaxPool2D<K, S>> {
   static constexpr bool value = K != 0 && S != 0;
 };
 

@@ -145,8 +145,11 @@ constexpr bool declares_input_shape() {
   };
 }
 
-template <class... Layers>
-struct NetworkPlan {
+// The plan of Layers when the first receives Received0, or (void) the input_shape the first layer that
+// declares one declares: NetworkPlan below. A block (network/residual.hpp) plans its layers from what it
+// receives.
+template <class Received0, class... Layers>
+struct PlanOf {
   static constexpr std::size_t layer_count = sizeof...(Layers);
 
   // The network's input: that of the first layer that declares one.
@@ -163,7 +166,8 @@ struct NetworkPlan {
     else
       return Shape<1>{};
   }
-  using input_shape = decltype(declared_input<first_declared>());
+  using input_shape =
+      std::conditional_t<std::is_void_v<Received0>, decltype(declared_input<first_declared>()), Received0>;
 
   using Flow = decltype((ShapeList<input_shape>{} >> ... >> static_cast<Layers*>(nullptr)));
   // received<I>: the shape layer I receives; received<layer_count>: what the last layer produces.
@@ -282,6 +286,9 @@ struct NetworkPlan {
     return name;
   }
 };
+
+template <class... Layers>
+struct NetworkPlan : PlanOf<void, Layers...> {};
 
 template <class T, class Plan>
 class NetworkImpl;

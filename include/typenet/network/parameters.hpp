@@ -51,12 +51,6 @@ constexpr void for_each_index(F&& f) {
 template <class Matrix>
 constexpr std::size_t tensor_size = std::remove_cvref_t<Matrix>::size;
 
-// Values in the tensors a tensors() tuple lists.
-template <class... P, class... M>
-constexpr std::size_t values_in(std::tuple<TensorMember<P, M>...>) {
-  return (std::size_t{0} + ... + M::size);
-}
-
 }  // namespace detail
 
 template <class T, class LayerList>
@@ -88,7 +82,7 @@ class ParameterSet<T, List<Layers...>> {
     detail::for_each_index<layer_count>([&](auto i) {
       constexpr std::size_t I = decltype(i)::value;
       const auto visit = [&](auto member) {
-        f(TensorInfo{I, member.kind}, (sets.template layer<I>().*(member.member))...);
+        f(TensorInfo{I, member.kind}, member.of(sets.template layer<I>())...);
       };
       std::apply([&](auto... m) { (visit(m), ...); }, members<I, State>());
     });
@@ -137,10 +131,13 @@ class ParameterSet<T, List<Layers...>> {
 
   // Values in all (trainable) tensors, and in all state tensors.
   static constexpr std::size_t parameter_count =
-      (std::size_t{0} + ... + detail::values_in(detail::parameters_or_none<Layers, T>::type::tensors()));
+      (std::size_t{0} + ... +
+       detail::values_in<typename detail::parameters_or_none<Layers, T>::type>(
+           detail::parameters_or_none<Layers, T>::type::tensors()));
   static constexpr std::size_t state_count =
       (std::size_t{0} + ... +
-       detail::values_in(detail::state_tensors_of<typename detail::parameters_or_none<Layers, T>::type>()));
+       detail::values_in<typename detail::parameters_or_none<Layers, T>::type>(
+           detail::state_tensors_of<typename detail::parameters_or_none<Layers, T>::type>()));
 
  private:
   template <class Tensor>

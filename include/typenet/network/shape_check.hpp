@@ -39,8 +39,8 @@ template <class LayerIndex, class Type, class PreviousLayerOutputs>
 struct follows_layer_contract {
   static constexpr bool value = true;
 };
-template <std::size_t I, class Type, std::size_t... Dims>
-struct follows_layer_contract<layer_index<I>, Type, previous_layer_outputs<Dims...>> {
+template <class Index, class Type, std::size_t... Dims>
+struct follows_layer_contract<Index, Type, previous_layer_outputs<Dims...>> {
   static constexpr bool value = detail::layer_at<Type, Shape<Dims...>>;
 };
 
@@ -70,14 +70,19 @@ template <std::size_t I, detail::elementwise_layer Layer, class Previous>
 struct activation_follows_dense<layer_index<I>, Layer, previous_layer<Previous>> {
   static constexpr bool value = I == 0 || detail::fuses_activation<Previous>();
 };
+// Inside a block (Residual) nothing comes before its layer 0 to fuse into.
+template <class Block, std::size_t I, detail::elementwise_layer Layer, class Previous>
+struct activation_follows_dense<layer_in_block<Block, I>, Layer, previous_layer<Previous>> {
+  static constexpr bool value = I != 0 && detail::fuses_activation<Previous>();
+};
 
 // Does a reshape layer (Flatten) keep the number of values it receives? (Input declares what it receives.)
 template <class LayerIndex, class Layer, class PreviousLayerOutputs>
 struct reshape_keeps_size {
   static constexpr bool value = true;
 };
-template <std::size_t I, detail::reshape_layer Layer, std::size_t... Dims>
-struct reshape_keeps_size<layer_index<I>, Layer, previous_layer_outputs<Dims...>> {
+template <class Index, detail::reshape_layer Layer, std::size_t... Dims>
+struct reshape_keeps_size<Index, Layer, previous_layer_outputs<Dims...>> {
   static constexpr bool value = requires { typename Layer::input_shape; }
   || Layer::template output_shape<Shape<Dims...>>::size == Shape<Dims...>::size;
 };

@@ -114,12 +114,13 @@ class Backprop {
 
   // Stores every stage's parameter gradients: the sink of run() for the optimizers and the gradient check.
   template <std::size_t B>
-  auto store_gradients(typename Net::Parameters& gradients) {
-    return [this, &gradients](auto k, auto in, auto g) {
+  auto store_gradients(const Net& net, typename Net::Parameters& gradients) {
+    return [this, &net, &gradients](auto k, auto in, auto g) {
       constexpr std::size_t K = decltype(k)::value;
+      constexpr std::size_t P = stage<K>::position;
       if constexpr (holds_tensors<stage_parameters<K>>)
-        stage<K>::layer::backward_params(in, g, gradients.template layer<stage<K>::position>(),
-                                         context<K>(x_rows_));
+        detail::backward_params<typename stage<K>::layer>(net.template layer<P>(), in, g,
+                                                          gradients.template layer<P>(), context<K>(x_rows_));
     };
   }
 
@@ -160,11 +161,11 @@ class Backprop {
             L::backward_params_sgd(in, g, parameters, learning_rate, context<K>(x_rows_));
           } else {
             auto& grads = scratch.template layer<P>();
-            L::backward_params(in, g, grads, context<K>(x_rows_));
+            detail::backward_params<L>(std::as_const(parameters), in, g, grads, context<K>(x_rows_));
             std::apply(
                 [&](auto... m) {
-                  (kernels::sgd_update((parameters.*(m.member)).data(), (grads.*(m.member)).data(),
-                                       learning_rate, (grads.*(m.member)).size),
+                  (kernels::sgd_update(m.of(parameters).data(), m.of(grads).data(), learning_rate,
+                                       m.of(grads).size),
                    ...);
                 },
                 stage_parameters<K>::tensors());

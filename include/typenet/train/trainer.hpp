@@ -123,7 +123,7 @@ class Trainer {
     if constexpr (detail::step_arguments_fit<Net, U, B, Width, Targets>()) {
       detail::check_target_rows(x.row_count(), targets);
       return backprop_.run(net_, MatrixView<const T, B, Width>(x.data(), x.row_count()), targets,
-                           backprop_.template store_gradients<B>(gradients_));
+                           backprop_.template store_gradients<B>(net_, gradients_));
     } else {
       return T(0);
     }
@@ -172,7 +172,7 @@ class Trainer {
       if (options_.check_finite) require_finite_parameters();
       return loss;
     }
-    const T loss = backprop_.run(net_, x, targets, backprop_.template store_gradients<B>(gradients_));
+    const T loss = backprop_.run(net_, x, targets, backprop_.template store_gradients<B>(net_, gradients_));
     update();
     return loss;
   }
