@@ -406,9 +406,8 @@ History train(Net& net, const Options& o, Optimizer optimizer, const typenet::Tr
         },
         [&](std::size_t batch) -> typenet::EpochStats {
           if constexpr (parallel)
-            throw typenet::ArgumentError(
-                "data-parallel training takes --batch 1, 8, 16, 32, 64, 128 or 256, not " +
-                std::to_string(batch));
+            return typenet::train_epoch_data_parallel(trainer, data.train, o.seed, epoch, batch,
+                                                      std::ref(progress));
           else
             return typenet::train_epoch(trainer, data.train, o.seed, epoch, batch, std::ref(progress));
         });

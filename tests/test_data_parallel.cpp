@@ -154,6 +154,31 @@ TEST_CASE("three threads as processes: identical weights, those of one process, 
   }
 }
 
+TEST_CASE("a batch size chosen at run time trains what Trainer's run-time epoch trains", "[data_parallel]") {
+  const Dataset data = toy_data(65);  // batches of 13: shards 5/4/4, five full batches
+  Net plain{HeNormal{.seed = 4}};
+  Trainer reference(plain, SGD{.learning_rate = 0.2});
+  for (std::size_t epoch = 0; epoch < 2; ++epoch) train_epoch(reference, data, 2, epoch, 13);
+  ThreadTeam team(3);
+  std::vector<double> differences(3);
+  std::vector<std::size_t> steps(3);
+  team.run([&](ThreadTeam::Member& member) {
+    Net net{HeNormal{.seed = 4}};
+    DataParallelTrainer trainer(net, SGD{.learning_rate = 0.2}, member);
+    for (std::size_t epoch = 0; epoch < 2; ++epoch)
+      steps[member.rank()] += train_epoch_data_parallel(trainer, data, 2, epoch, 13).steps;
+    differences[member.rank()] = test::max_parameter_difference(net, plain);
+  });
+  for (std::size_t r = 0; r < 3; ++r) {
+    CHECK(steps[r] == 2 * 5);
+    CHECK(differences[r] < 1e-6);
+  }
+  SingleProcess one;
+  Net net;
+  DataParallelTrainer trainer(net, SGD{.learning_rate = 0.2}, one);
+  CHECK_THROWS_AS(train_epoch_data_parallel(trainer, data, 2, 0, 0), ArgumentError);
+}
+
 TEST_CASE("with BatchNorm every process ends with rank 0's running statistics", "[data_parallel]") {
   using BnNet = Network<Dense<12, 8>, BatchNorm<8>, Sigmoid, Dense<8, 3>, SoftmaxCrossEntropy>;
   const Dataset data = toy_data(65);

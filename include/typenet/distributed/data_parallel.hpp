@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "typenet/core/error.hpp"
 #include "typenet/core/matrix.hpp"
 #include "typenet/distributed/communicator.hpp"
 #include "typenet/io/idx.hpp"
@@ -192,36 +193,39 @@ class DataParallelTrainer {
   std::size_t steps_ = 0;
 };
 
-// One epoch of global batches of B samples (see the top of this file): collective. The stats are the
-// whole job's: every process returns the same loss, accuracy and sample count.
-template <std::size_t B, class Net, class Optimizer, Communicator Comm>
+// One epoch of global batches of `batch` samples, any batch >= 1 (see the top of this file): collective. The
+// stats are the whole job's: every process returns the same loss, accuracy and sample count. The steps take
+// views of the shard's rows, so a batch size known only at run time costs nothing; the epoch allocates its
+// two buffers of `batch` rows once.
+template <class Net, class Optimizer, Communicator Comm>
 EpochStats train_epoch_data_parallel(DataParallelTrainer<Net, Optimizer, Comm>& trainer, const Dataset& data,
-                                     std::uint64_t seed, std::size_t epoch,
+                                     std::uint64_t seed, std::size_t epoch, std::size_t batch,
                                      const EpochProgress& progress = {}) {
-  static_assert(B > 0, "typenet::train_epoch_data_parallel: the batch size must be positive");
+  if (batch == 0)
+    throw ArgumentError("typenet::train_epoch_data_parallel: the batch size must be at least 1, got 0");
   using T = typename Net::scalar_type;
   constexpr std::size_t width = Net::input_width;
   data.check_fits(width, Net::output_width);
   detail::require_same(trainer.communicator(), "the epoch",
                        std::to_string(data.count) + " training samples, seed " + std::to_string(seed) +
-                           ", epoch " + std::to_string(epoch) + ", batch " + std::to_string(B));
+                           ", epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch));
   const std::vector<std::uint32_t> order = epoch_order(data.count, seed, epoch);
-  Matrix<T, B, width> x;
-  Labels<B> labels;
+  std::vector<T> x(batch * width);
+  std::vector<std::uint32_t> labels(batch);
   EpochStats stats;
   std::vector<double> norm_sums(Net::stage_count, 0.0);
   double correct = 0;
-  for (std::size_t begin = 0; begin < order.size(); begin += B) {
-    const std::size_t rows = std::min(B, order.size() - begin);
+  for (std::size_t begin = 0; begin < order.size(); begin += batch) {
+    const std::size_t rows = std::min(batch, order.size() - begin);
     const auto [first, last] = trainer.shard(rows);
     for (std::size_t r = first; r < last; ++r) {
       const std::uint32_t sample = order[begin + r];
       std::copy_n(data.image(sample), width, x.data() + (r - first) * width);
       labels[r - first] = data.labels[sample];
     }
-    if (begin + B < order.size()) {  // the next shard's images, while this step computes
-      const auto next = trainer.shard(std::min(B, order.size() - begin - B));
-      detail::prefetch_images(data, order, begin + B + next.first, begin + B + next.second);
+    if (begin + batch < order.size()) {  // the next shard's images, while this step computes
+      const auto next = trainer.shard(std::min(batch, order.size() - begin - batch));
+      detail::prefetch_images(data, order, begin + batch + next.first, begin + batch + next.second);
     }
     const std::size_t mine = last - first;
     const T loss = trainer.step(MatrixView<const T, dynamic_rows, width>(x.data(), mine),
@@ -247,6 +251,15 @@ EpochStats train_epoch_data_parallel(DataParallelTrainer<Net, Optimizer, Comm>& 
   for (std::size_t k = 0; k < norm_sums.size(); ++k)
     stats.mean_gradient_norms[k] = stats.steps ? norm_sums[k] / double(stats.steps) : 0.0;
   return stats;
+}
+
+// The same epoch with the batch size as a template argument: train_epoch_data_parallel<256>(...).
+template <std::size_t B, class Net, class Optimizer, Communicator Comm>
+EpochStats train_epoch_data_parallel(DataParallelTrainer<Net, Optimizer, Comm>& trainer, const Dataset& data,
+                                     std::uint64_t seed, std::size_t epoch,
+                                     const EpochProgress& progress = {}) {
+  static_assert(B > 0, "typenet::train_epoch_data_parallel: the batch size must be positive");
+  return train_epoch_data_parallel(trainer, data, seed, epoch, B, progress);
 }
 
 // The confusion matrix of `data`, each process classifying its share: collective; the same on every one.
