@@ -42,6 +42,21 @@ TEST_CASE("a one-epoch chart still has a visible point") {
   REQUIRE(svg.find("inf") == std::string::npos);
 }
 
+TEST_CASE("a log-scale line chart has a tick per decade and leaves out values it cannot draw") {
+  const std::string svg =
+      line_chart_svg({.title = "gradient norms",
+                      .x_label = "layer",
+                      .y_label = "norm",
+                      .x = {1, 2, 3},
+                      .series = {{"sigmoid", {1e-4, 3e-2, 0.0}}, {"relu", {1.0, 2.0, 1.5}}},
+                      .log_y = true});
+  REQUIRE_THAT(svg, Contains(">1e-4<") && Contains(">1e-2<") && Contains(">1e0<") && Contains(">1e1<"));
+  REQUIRE(count(svg, "<circle") == 5);  // 0 has no logarithm
+  REQUIRE(svg.find("nan") == std::string::npos);
+  // The axis runs from 1e-4 (the bottom, y 360) to 1e1 (the top, y 50) in even decades: 1 is at 4/5 of it.
+  REQUIRE_THAT(svg, Contains("cy=\"360\"") && Contains("cy=\"112\""));
+}
+
 TEST_CASE("a bar chart has one bar and one value label per layer") {
   BarChart chart;
   chart.title = "Gradient Flow Through Layers";

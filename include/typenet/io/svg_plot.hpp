@@ -34,6 +34,7 @@ struct LineChart {
   std::vector<double> x;
   std::vector<PlotSeries> series;
   bool integer_x = true;  // epochs: no ticks between whole numbers
+  bool log_y = false;     // a log10 y axis with a tick per decade (values <= 0 are left out)
 };
 
 struct BarChart {
@@ -124,8 +125,9 @@ inline void svg_open(std::ostringstream& out, const std::string& title) {
 }
 
 // The frame, the y grid with tick labels, and both axis labels.
+// log_labels: the ticks are decades, labelled 1e-4, 1e0, 1e2.
 inline void svg_axes(std::ostringstream& out, const Ticks& y, double y_lo, double y_hi,
-                     const std::string& x_label, const std::string& y_label) {
+                     const std::string& x_label, const std::string& y_label, bool log_labels = false) {
   const double left = margin_left, right = plot_width - margin_right, top = margin_top,
                bottom = plot_height - margin_bottom;
   for (double v : y.values) {
@@ -133,7 +135,8 @@ inline void svg_axes(std::ostringstream& out, const Ticks& y, double y_lo, doubl
     out << "<line x1=\"" << left << "\" y1=\"" << py << "\" x2=\"" << right << "\" y2=\"" << py
         << "\" stroke=\"#dddddd\"/>\n"
         << "<text x=\"" << left - 8 << "\" y=\"" << py + 4 << "\" text-anchor=\"end\">"
-        << format_number(v, y.decimals) << "</text>\n";
+        << (log_labels ? "1e" + std::to_string(int(std::lround(v))) : format_number(v, y.decimals))
+        << "</text>\n";
   }
   out << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << right - left << "\" height=\""
       << bottom - top << "\" fill=\"none\" stroke=\"black\"/>\n"
@@ -147,15 +150,20 @@ inline void svg_axes(std::ostringstream& out, const Ticks& y, double y_lo, doubl
 
 inline std::string line_chart_svg(const LineChart& chart) {
   using namespace detail;
+  // On a log axis a value is drawn at its log10, and one that has none is not drawn.
+  const auto y_of = [&](double v) {
+    return chart.log_y ? (v > 0 ? std::log10(v) : NAN) : v;
+  };
   double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_lo = x_lo, y_hi = -x_lo;
   for (double v : chart.x) x_lo = std::min(x_lo, v), x_hi = std::max(x_hi, v);
   for (const PlotSeries& s : chart.series)
     for (double v : s.values)
-      if (std::isfinite(v)) y_lo = std::min(y_lo, v), y_hi = std::max(y_hi, v);
+      if (std::isfinite(y_of(v))) y_lo = std::min(y_lo, y_of(v)), y_hi = std::max(y_hi, y_of(v));
   if (!std::isfinite(x_lo)) x_lo = 0, x_hi = 1;
   if (!std::isfinite(y_lo)) y_lo = 0, y_hi = 1;
+  if (chart.log_y) y_lo = std::floor(y_lo), y_hi = std::ceil(y_hi);
   const Ticks xt = nice_ticks(x_lo, x_hi, chart.integer_x ? 1.0 : 0.0);
-  const Ticks yt = nice_ticks(y_lo, y_hi);
+  const Ticks yt = nice_ticks(y_lo, y_hi, chart.log_y ? 1.0 : 0.0);
   x_lo = xt.values.front(), x_hi = xt.values.back();
   y_lo = yt.values.front(), y_hi = yt.values.back();
 
@@ -170,7 +178,7 @@ inline std::string line_chart_svg(const LineChart& chart) {
 
   std::ostringstream out;
   svg_open(out, chart.title);
-  svg_axes(out, yt, y_lo, y_hi, chart.x_label, chart.y_label);
+  svg_axes(out, yt, y_lo, y_hi, chart.x_label, chart.y_label, chart.log_y);
   for (double v : xt.values)
     out << "<line x1=\"" << px(v) << "\" y1=\"" << bottom << "\" x2=\"" << px(v) << "\" y2=\"" << bottom + 5
         << "\" stroke=\"black\"/>\n<text x=\"" << px(v) << "\" y=\"" << bottom + 19
@@ -181,12 +189,13 @@ inline std::string line_chart_svg(const LineChart& chart) {
     const std::size_t n = std::min(series.values.size(), chart.x.size());
     out << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\" points=\"";
     for (std::size_t i = 0; i < n; ++i)
-      if (std::isfinite(series.values[i])) out << px(chart.x[i]) << ',' << py(series.values[i]) << ' ';
+      if (std::isfinite(y_of(series.values[i])))
+        out << px(chart.x[i]) << ',' << py(y_of(series.values[i])) << ' ';
     out << "\"/>\n";
     for (std::size_t i = 0; i < n; ++i)
-      if (std::isfinite(series.values[i]))
-        out << "<circle cx=\"" << px(chart.x[i]) << "\" cy=\"" << py(series.values[i]) << "\" r=\"3\" fill=\""
-            << color << "\"/>\n";
+      if (std::isfinite(y_of(series.values[i])))
+        out << "<circle cx=\"" << px(chart.x[i]) << "\" cy=\"" << py(y_of(series.values[i]))
+            << "\" r=\"3\" fill=\"" << color << "\"/>\n";
     // The legend, right of the plot area.
     const double ly = top + 10 + 22 * double(s);
     out << "<line x1=\"" << right + 15 << "\" y1=\"" << ly << "\" x2=\"" << right + 40 << "\" y2=\"" << ly
