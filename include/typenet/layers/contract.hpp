@@ -373,9 +373,10 @@ concept computes_on = has_parameters<L, T> &&
                                  : requires { L::forward(p, in, out, ctx); });
   requires(fuses_activation<L>() ? requires { L::backward_input(p, d_out, in, d_in, act, ctx); }
                                  : requires { L::backward_input(p, d_out, in, d_in, ctx); });
-  requires(std::tuple_size_v<decltype(parameters_of<L, T>::tensors())> == 0 ||
-           requires { L::backward_params(in, d_out, g, ctx); } ||
-           requires { L::backward_params(p, in, d_out, g, ctx); });
+  requires(
+      std::tuple_size_v<decltype(parameters_of<L, T>::tensors())> == 0 ||
+      requires { L::backward_params(in, d_out, g, ctx); } ||
+      requires { L::backward_params(p, in, d_out, g, ctx); });
 };
 
 // A tensors() entry's layout: its own (an entry reaching into a block's layer) or its layer's.

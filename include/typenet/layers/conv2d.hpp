@@ -35,8 +35,8 @@ template <class Index, std::size_t C, std::size_t O, std::size_t K, std::size_t 
 struct conv_receives_an_image<Index, Conv2D<C, O, K, S, P>, previous_layer_outputs<Dims...>> {
   static constexpr bool value = sizeof...(Dims) == 3;
 };
-template <class Index, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P,
-          class Image, std::size_t Values>
+template <class Index, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P, class Image,
+          std::size_t Values>
 struct conv_receives_an_image<Index, Conv2D<C, O, K, S, P>, flattened<Image, Values>> {
   static constexpr bool value = false;
 };
@@ -47,8 +47,7 @@ struct conv_input_channels_fit {
 };
 template <class Index, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P,
           std::size_t Channels, std::size_t H, std::size_t W>
-struct conv_input_channels_fit<Index, Conv2D<C, O, K, S, P>,
-                               previous_layer_outputs<Channels, H, W>> {
+struct conv_input_channels_fit<Index, Conv2D<C, O, K, S, P>, previous_layer_outputs<Channels, H, W>> {
   static constexpr bool value = C == Channels || C == 0;  // 0 has its own check
 };
 
@@ -58,8 +57,7 @@ struct conv_kernel_fits_padded_input {
 };
 template <class Index, std::size_t C, std::size_t O, std::size_t K, std::size_t S, std::size_t P,
           std::size_t Channels, std::size_t H, std::size_t W>
-struct conv_kernel_fits_padded_input<Index, Conv2D<C, O, K, S, P>,
-                                     previous_layer_outputs<Channels, H, W>> {
+struct conv_kernel_fits_padded_input<Index, Conv2D<C, O, K, S, P>, previous_layer_outputs<Channels, H, W>> {
   static constexpr bool value = K <= H + 2 * P && K <= W + 2 * P;
 };
 
