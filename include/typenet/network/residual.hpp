@@ -96,12 +96,6 @@ struct block_tags<Shape<Dims...>> {
   using produces = block_produces<Dims...>;
 };
 
-template <class LayerIndex, class Block>
-constexpr bool check_residual_block_has_layers() {
-  static_assert(residual_block_has_layers<LayerIndex, Block>::value,
-                "typenet: a Residual block needs layers: Residual<Dense<N, N>, ReLU, Dense<N, N>>");
-  return true;
-}
 template <class LayerIndex, class Layer>
 constexpr bool check_block_holds_no_loss() {
   static_assert(block_holds_no_loss<LayerIndex, Layer>::value,
@@ -141,7 +135,7 @@ struct ResidualChecks {
   using receives = typename block_tags<R>::receives;
   // What the shape check compares: after a mistake inside, the block's own shape (nothing more to say).
   using produces = typename block_tags<
-      std::conditional_t<layers_fit, typename Plan::template received<(count > 0 ? count : 0)>, R>>::produces;
+      std::conditional_t<layers_fit, typename Plan::template received<count>, R>>::produces;
 };
 
 // The check_input and fits of Residual<Layers...>, with the positions I of its layers at hand: every rule of
@@ -157,27 +151,31 @@ struct ResidualRules<std::index_sequence<I...>, Layers...> {
   template <class LayerIndex, class Received>
   static constexpr bool check_input() {
     using Plan = typename checks<LayerIndex, Received>::Plan;
-    check_residual_block_has_layers<LayerIndex, Residual<Layers...>>();
-    (check_layer_contract<layer_in_block<LayerIndex, I>, Layers,
-                          outputs_tag<typename Plan::template received<I>>>() &&
-     ...);
-    (check_block_holds_no_loss<layer_in_block<LayerIndex, I>, typename Plan::template checked<I>>() && ...);
-    (check_reshape_keeps_size<layer_in_block<LayerIndex, I>, typename Plan::template checked<I>,
+    static_assert(residual_block_has_layers<LayerIndex, Residual<Layers...>>::value,
+                  "typenet: a Residual block needs layers: Residual<Dense<N, N>, ReLU, Dense<N, N>>");
+    // One expression, so that an empty block (its error above) warns of no unused value.
+    const bool layers_checked =
+        (check_layer_contract<layer_in_block<LayerIndex, I>, Layers,
                               outputs_tag<typename Plan::template received<I>>>() &&
-     ...);
-    (check_activation_position<
-         layer_in_block<LayerIndex, I>, typename Plan::template checked<I>,
-         previous_layer<typename checks<LayerIndex, Received>::template previous<I>>>() &&
-     ...);
-    (input_rules_if_t<I <= Plan::first_misfit, typename Plan::template checked<I>>::template check_input<
-         layer_in_block<LayerIndex, I>, typename Plan::template received_tag<I>>() &&
-     ...);
+         ...) &&
+        (check_block_holds_no_loss<layer_in_block<LayerIndex, I>, typename Plan::template checked<I>>() &&
+         ...) &&
+        (check_reshape_keeps_size<layer_in_block<LayerIndex, I>, typename Plan::template checked<I>,
+                                  outputs_tag<typename Plan::template received<I>>>() &&
+         ...) &&
+        (check_activation_position<
+             layer_in_block<LayerIndex, I>, typename Plan::template checked<I>,
+             previous_layer<typename checks<LayerIndex, Received>::template previous<I>>>() &&
+         ...) &&
+        (input_rules_if_t<I <= Plan::first_misfit, typename Plan::template checked<I>>::template check_input<
+             layer_in_block<LayerIndex, I>, typename Plan::template received_tag<I>>() &&
+         ...);
     static_assert(
         residual_block_keeps_shape<LayerIndex, Residual<Layers...>,
                                    typename checks<LayerIndex, Received>::receives,
                                    typename checks<LayerIndex, Received>::produces>::value,
         "typenet: a Residual block's layers must produce the shape the block receives (y = x + f(x))");
-    return true;
+    return layers_checked;
   }
   template <class LayerIndex, class Received>
   static constexpr bool fits() {
